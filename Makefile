@@ -1,0 +1,61 @@
+# geoapp: the two commands are `make run` and `make test`. Everything else is a step they use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test setup system venv db migrate bootstrap assets lint format bench bench-lookup stop-db worker clean-db
+
+run: setup bootstrap ## serve the app with the real Kota Tangerang data on http://127.0.0.1:8000
+	@echo "==> geoapp on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
+	$(PY) scripts/serve.py --host $(HOST) --port $(PORT)
+
+test: setup ## the whole test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+setup: system venv assets db migrate
+
+system:
+	@bash scripts/ensure_system.sh
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "==> installing Python requirements into $(VENV)"
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -r requirements.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+assets: venv
+	@bash scripts/ensure_assets.sh
+
+db:
+	@bash scripts/ensure_db.sh
+
+migrate: venv db
+	@$(PY) manage.py migrate --noinput -v 0
+
+bootstrap: migrate ## first start: the Kota Tangerang boundaries and the reference data
+	@$(PY) manage.py bootstrap
+
+worker: setup
+	$(PY) manage.py run_worker
+
+bench: setup ## every benchmark under bench/
+	@for b in bench/bench_*.py; do echo "==> $$b"; $(PY) $$b || exit 1; done
+
+bench-lookup: setup
+	$(PY) bench/bench_lookup.py
+
+lint: venv
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+stop-db:
+	@bash scripts/stop_db.sh

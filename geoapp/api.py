@@ -1,0 +1,26 @@
+"""Shared API plumbing: domain errors become 4xx answers with a clear message."""
+
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class DomainError(Exception):
+    """Base for named domain errors; `status_code` says which 4xx the API answers."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus DomainError -> {"detail": message} with the error's status."""
+    if isinstance(exc, DomainError):
+        body = {"detail": exc.message}
+        if exc.field:
+            body = {exc.field: [exc.message], "detail": exc.message}
+        return Response(body, status=exc.status_code)
+    return drf_exception_handler(exc, context)

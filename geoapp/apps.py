@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class GeoappConfig(AppConfig):
+    name = "geoapp"
+    verbose_name = "geoapp"

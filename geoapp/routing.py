@@ -1,0 +1,3 @@
+"""WebSocket routes; the apps add theirs here."""
+
+websocket_urlpatterns: list = []

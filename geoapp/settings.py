@@ -1,0 +1,200 @@
+"""geoapp settings: everything comes from the environment, with defaults that need no set-up.
+
+DATABASE_URL   any PostGIS 3 server; unset -> the project-local cluster in var/ (socket var/run)
+SECRET_KEY     unset -> a development key (refused when DEBUG is off)
+DEBUG          "1"/"0"; default on for `make run`
+ALLOWED_HOSTS  comma-separated; default localhost names
+REDIS_URL      when set, the Channels layer uses Redis; otherwise in-memory
+MEDIA_ROOT     uploaded photos and videos; default var/media
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [v.strip() for v in os.environ.get(name, default).split(",") if v.strip()]
+
+
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+    SECRET_KEY = "dev-insecure-geoapp-key-only-for-make-run-and-tests"
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.gis",
+    "rest_framework",
+    "rest_framework_gis",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "geoapp",
+    "kecamatan_boundaries",
+    "incidents",
+    "tracking",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "geoapp.urls"
+WSGI_APPLICATION = "geoapp.wsgi.application"
+ASGI_APPLICATION = "geoapp.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "geoapp" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------
+if os.environ.get("DATABASE_URL"):
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.contrib.gis.db.backends.postgis",
+            "NAME": "geoapp",
+            "USER": "geoapp",
+            "HOST": str(BASE_DIR / "var" / "run"),
+            "CONN_MAX_AGE": 60,
+        }
+    }
+# Parallel test runs (helpers, CI shards) can each name their own test database.
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("GEOAPP_TEST_DB", "test_geoapp")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Spatial -----------------------------------------------------------------------------
+STORAGE_SRID = 4326  # every geometry is stored in WGS 84
+METRIC_SRID = 32748  # WGS 84 / UTM 48S: metres for Kota Tangerang
+
+# --- Time and language ------------------------------------------------------------------
+USE_TZ = True
+TIME_ZONE = "Asia/Jakarta"  # shown in WIB; stored in UTC (USE_TZ)
+LANGUAGE_CODE = "id"
+LANGUAGES = [("id", "Bahasa Indonesia"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+
+# --- Static and media -----------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "geoapp" / "static"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
+WHITENOISE_USE_FINDERS = True  # serve static files straight from the apps in development
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # bytes; larger uploads spool to disk
+DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024  # bytes of non-file request body
+
+# --- Auth ----------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+
+# --- API -----------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "geoapp.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "geoapp API",
+    "DESCRIPTION": "Kota Tangerang LIVE Room: boundaries, citizens' reports, field tracking, dispatch.",
+    "VERSION": "1.0.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Channels (live console) ----------------------------------------------------------------
+if os.environ.get("REDIS_URL"):
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [os.environ["REDIS_URL"]]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Security outside development -----------------------------------------------------------
+if not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_REFERRER_POLICY = "same-origin"
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "3600"))
+    X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- App settings (each app also has its own settings.py with prefixed defaults) -----------
+BOUNDARIES_MAX_UNZIPPED_BYTES = int(os.environ.get("BOUNDARIES_MAX_UNZIPPED_BYTES", 512 * 1024 * 1024))  # bytes
+BOUNDARIES_MAX_ZIP_ENTRIES = 10_000  # files in one uploaded zip
+BOUNDARIES_GAP_TOLERANCE_M = 50  # metres: a point in a sliver this close to a kecamatan gets it
+
+# Django warns that Debian 12's GDAL 3.6 cannot block file/network access in spatial references
+# handed to GEOSGeometry/OGR. Uploaded boundary files are read with pyogrio's own GDAL, not
+# Django's, and geometries reach Django only as WKB in EPSG:4326, so the warning is noted here.
+SILENCED_SYSTEM_CHECKS = ["gis.W001"]

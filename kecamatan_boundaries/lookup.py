@@ -1,0 +1,128 @@
+"""In-process point lookup: shapely 2 prepared polygons behind an STRtree.
+
+For hot paths that must not query the database per point (ping enrichment, benchmarks). It
+follows the same rule as `BoundaryQuerySet.at()`: covering polygon, lowest code in overlaps,
+nearest within the gap tolerance (measured in UTM 48S metres), otherwise None.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from django.conf import settings
+from pyproj import Transformer
+from shapely import STRtree
+from shapely.geometry.base import BaseGeometry
+
+from .models import Generation, Kecamatan, Kelurahan
+
+
+@dataclass(frozen=True)
+class Area:
+    id: int
+    code: str
+    name: str
+
+
+class BoundaryIndex:
+    """Point -> area for one level's current generation, all in memory."""
+
+    def __init__(self, areas: list[Area], geoms: list[BaseGeometry], gap_tolerance_m: float | None = None):
+        order = sorted(range(len(areas)), key=lambda i: areas[i].code)
+        self.areas = [areas[i] for i in order]
+        self.geoms = np.array([geoms[i] for i in order], dtype=object)
+        for g in self.geoms:
+            shapely.prepare(g)
+        self.tree = STRtree(self.geoms)
+        self.tolerance = settings.BOUNDARIES_GAP_TOLERANCE_M if gap_tolerance_m is None else gap_tolerance_m
+        self._to_metric = Transformer.from_crs(settings.STORAGE_SRID, settings.METRIC_SRID, always_xy=True)
+        self._metric = np.array([shapely.transform(g, self._project) for g in self.geoms], dtype=object)
+        self._metric_tree = STRtree(self._metric)
+
+    def _project(self, coords: np.ndarray) -> np.ndarray:
+        x, y = self._to_metric.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    @classmethod
+    def for_model(cls, model: type[Kecamatan] | type[Kelurahan]) -> BoundaryIndex:
+        rows = list(model.objects.current().only("id", "code", "name", "geom"))
+        areas = [Area(r.id, r.code, r.name) for r in rows]
+        geoms = [shapely.from_wkb(bytes(r.geom.wkb)) for r in rows]
+        return cls(areas, geoms)
+
+    def locate(self, lon: float, lat: float) -> Area | None:
+        """The area at (lon, lat) in EPSG:4326, or None outside the city."""
+        point = shapely.Point(lon, lat)
+        hits = self.tree.query(point, predicate="covered_by")
+        if len(hits):
+            return self.areas[int(min(hits))]  # indexes are in code order
+        if self.tolerance <= 0:
+            return None
+        mx, my = self._to_metric.transform(lon, lat)
+        metric_point = shapely.Point(mx, my)
+        near = self._metric_tree.query(metric_point, predicate="dwithin", distance=self.tolerance)
+        if not len(near):
+            return None
+        best = min(near, key=lambda i: (self._metric[i].distance(metric_point), i))
+        return self.areas[int(best)]
+
+    def locate_many(self, lons: np.ndarray, lats: np.ndarray) -> list[Area | None]:
+        """Vectorised lookup: one STRtree query for all points, gap fallback for the misses."""
+        points = shapely.points(lons, lats)
+        pt_idx, geom_idx = self.tree.query(points, predicate="covered_by")
+        result: list[Area | None] = [None] * len(points)
+        best = np.full(len(points), -1)
+        for p, g in zip(pt_idx, geom_idx, strict=True):
+            if best[p] == -1 or g < best[p]:
+                best[p] = g
+        for p in np.nonzero(best >= 0)[0]:
+            result[p] = self.areas[int(best[p])]
+        if self.tolerance > 0:
+            for p in np.nonzero(best < 0)[0]:
+                result[p] = self.locate(float(lons[p]), float(lats[p]))
+        return result
+
+
+class CachedIndex:
+    """A process-wide BoundaryIndex that rebuilds when the level's active generation changes.
+
+    In the activating process the `boundaries_activated` signal drops it at once; other
+    processes notice within `recheck_s` seconds by asking which generation is active.
+    """
+
+    def __init__(self, model: type[Kecamatan] | type[Kelurahan], level: str, recheck_s: float = 30.0):
+        self.model = model
+        self.level = level
+        self.recheck_s = recheck_s
+        self._lock = threading.Lock()
+        self._index: BoundaryIndex | None = None
+        self._generation_id: int | None = None
+        self._checked_at = 0.0
+
+    def invalidate(self, **kwargs) -> None:
+        with self._lock:
+            self._index = None
+
+    def _active_generation(self) -> int | None:
+        return Generation.objects.active().for_level(self.level).values_list("id", flat=True).first()
+
+    def get(self) -> BoundaryIndex:
+        with self._lock:
+            now = time.monotonic()
+            if self._index is not None and now - self._checked_at > self.recheck_s:
+                self._checked_at = now
+                if self._active_generation() != self._generation_id:
+                    self._index = None
+            if self._index is None:
+                self._generation_id = self._active_generation()
+                self._index = BoundaryIndex.for_model(self.model)
+                self._checked_at = now
+            return self._index
+
+
+kecamatan_index = CachedIndex(Kecamatan, "kecamatan")
+kelurahan_index = CachedIndex(Kelurahan, "kelurahan")

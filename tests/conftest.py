@@ -1,0 +1,31 @@
+"""Test set-up: real PostGIS (the project-local cluster or DATABASE_URL), real boundaries."""
+
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kota_tangerang"
+KECAMATAN_FILE = FIXTURES / "kota_tangerang_kecamatan.geojson"
+KELURAHAN_FILE = FIXTURES / "kota_tangerang_kelurahan.geojson"
+
+
+def ensure_city() -> None:
+    """Load the real Kota Tangerang boundaries when the database has none (idempotent)."""
+    from kecamatan_boundaries.bootstrap import load_city_boundaries
+
+    load_city_boundaries(log=lambda msg: None)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        ensure_city()
+
+
+@pytest.fixture
+def city(db):
+    """The real 13 kecamatan and 104 kelurahan, current."""
+    ensure_city()
+    from kecamatan_boundaries.models import Kecamatan
+
+    return {k.code: k for k in Kecamatan.objects.current()}
