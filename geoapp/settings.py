@@ -198,3 +198,4 @@ BOUNDARIES_GAP_TOLERANCE_M = 50  # metres: a point in a sliver this close to a k
 # handed to GEOSGeometry/OGR. Uploaded boundary files are read with pyogrio's own GDAL, not
 # Django's, and geometries reach Django only as WKB in EPSG:4326, so the warning is noted here.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise expects it even before collectstatic
