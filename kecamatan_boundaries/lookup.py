@@ -71,20 +71,36 @@ class BoundaryIndex:
         return self.areas[int(best)]
 
     def locate_many(self, lons: np.ndarray, lats: np.ndarray) -> list[Area | None]:
-        """Vectorised lookup: one STRtree query for all points, gap fallback for the misses."""
-        points = shapely.points(lons, lats)
-        pt_idx, geom_idx = self.tree.query(points, predicate="covered_by")
-        result: list[Area | None] = [None] * len(points)
-        best = np.full(len(points), -1)
-        for p, g in zip(pt_idx, geom_idx, strict=True):
-            if best[p] == -1 or g < best[p]:
-                best[p] = g
-        for p in np.nonzero(best >= 0)[0]:
-            result[p] = self.areas[int(best[p])]
-        if self.tolerance > 0:
-            for p in np.nonzero(best < 0)[0]:
-                result[p] = self.locate(float(lons[p]), float(lats[p]))
-        return result
+        """Vectorised lookup: one STRtree query for all points, one more for the gap fallback."""
+        lons = np.asarray(lons, dtype=float)
+        lats = np.asarray(lats, dtype=float)
+        best = self._covering(shapely.points(lons, lats), self.tree)
+        misses = np.nonzero(best < 0)[0]
+        if self.tolerance > 0 and len(misses):
+            mx, my = self._to_metric.transform(lons[misses], lats[misses])
+            metric_points = shapely.points(mx, my)
+            pt_idx, geom_idx = self._metric_tree.query(metric_points, predicate="dwithin", distance=self.tolerance)
+            if len(pt_idx):
+                dist = shapely.distance(metric_points[pt_idx], self._metric[geom_idx])
+                # nearest first, then lowest code (index order) for ties
+                order = np.lexsort((geom_idx, dist, pt_idx))
+                first = np.ones(len(order), dtype=bool)
+                first[1:] = pt_idx[order][1:] != pt_idx[order][:-1]
+                chosen = order[first]
+                best[misses[pt_idx[chosen]]] = geom_idx[chosen]
+        return [self.areas[int(i)] if i >= 0 else None for i in best]
+
+    @staticmethod
+    def _covering(points: np.ndarray, tree: STRtree) -> np.ndarray:
+        """For each point, the lowest index of a covering polygon, or -1."""
+        pt_idx, geom_idx = tree.query(points, predicate="covered_by")
+        best = np.full(len(points), -1, dtype=np.int64)
+        if len(pt_idx):
+            order = np.lexsort((geom_idx, pt_idx))
+            first = np.ones(len(order), dtype=bool)
+            first[1:] = pt_idx[order][1:] != pt_idx[order][:-1]
+            best[pt_idx[order][first]] = geom_idx[order][first]
+        return best
 
 
 class CachedIndex:
