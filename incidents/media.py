@@ -1,0 +1,219 @@
+"""Photos and videos of reports: type by content, caps, thumbnails, EXIF position and time.
+
+Everything here runs before anything is stored, so a bad file refuses the whole report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as dt_timezone
+from zoneinfo import ZoneInfo
+
+import filetype
+import pillow_heif
+from django.contrib.gis.geos import Point
+from django.core.files.base import ContentFile, File
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from geoapp.api import DomainError
+
+from .models import MediaKind, Report, ReportMedia
+from .settings import app_settings
+
+pillow_heif.register_heif_opener()
+
+# sniffed MIME type -> (kind, file extension we store it under)
+ALLOWED_TYPES: dict[str, tuple[str, str]] = {
+    "image/jpeg": (MediaKind.PHOTO, "jpg"),
+    "image/png": (MediaKind.PHOTO, "png"),
+    "image/webp": (MediaKind.PHOTO, "webp"),
+    "image/heic": (MediaKind.PHOTO, "heic"),
+    "image/heif": (MediaKind.PHOTO, "heif"),
+    "video/mp4": (MediaKind.VIDEO, "mp4"),
+    "video/x-m4v": (MediaKind.VIDEO, "mp4"),
+    "video/3gpp": (MediaKind.VIDEO, "3gp"),
+    "video/quicktime": (MediaKind.VIDEO, "mov"),
+}
+ALLOWED_DESCRIPTION = "JPEG, PNG, WebP or HEIC photos; MP4, 3GP or MOV videos"
+LOCAL_TZ = ZoneInfo("Asia/Jakarta")  # phones in Tangerang that write no EXIF offset are on WIB
+Image.MAX_IMAGE_PIXELS = 80_000_000  # pixels; refuse decompression bombs
+
+
+class MediaError(DomainError):
+    """A file that is not an allowed type, too big, or one too many."""
+
+    def __init__(self, message: str, field: str = "files"):
+        super().__init__(message, field=field)
+
+
+@dataclass
+class InspectedMedia:
+    upload: File
+    name: str
+    kind: str
+    content_type: str
+    extension: str
+    size: int
+    sha256: str
+    width: int | None = None
+    height: int | None = None
+    exif_location: Point | None = None
+    exif_taken_at: datetime | None = None
+    thumbnail: bytes | None = None
+
+
+def _read_all(upload: File) -> bytes:
+    upload.seek(0)
+    data = upload.read()
+    upload.seek(0)
+    return data
+
+
+def _rational(value) -> float:
+    return float(value[0]) / float(value[1]) if isinstance(value, tuple) else float(value)
+
+
+def _dms(values) -> float:
+    d, m, s = (_rational(v) for v in values)
+    return d + m / 60 + s / 3600
+
+
+def exif_position(img: Image.Image) -> Point | None:
+    """The GPS position in a photo's EXIF, or None when absent, zero or nonsense."""
+    try:
+        gps = img.getexif().get_ifd(0x8825)
+        if not gps or 2 not in gps or 4 not in gps:
+            return None
+        lat, lon = _dms(gps[2]), _dms(gps[4])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    if str(gps.get(1, "N")).upper().startswith("S"):
+        lat = -lat
+    if str(gps.get(3, "E")).upper().startswith("W"):
+        lon = -lon
+    if not (math.isfinite(lat) and math.isfinite(lon)) or abs(lat) > 90 or abs(lon) > 180 or (lat == 0 and lon == 0):
+        return None
+    return Point(lon, lat, srid=4326)
+
+
+def exif_time(img: Image.Image) -> datetime | None:
+    """When the photo was taken: DateTimeOriginal with its offset, else GPS UTC time, else WIB."""
+    exif = img.getexif()
+    sub = exif.get_ifd(0x8769)
+    raw = sub.get(0x9003) or exif.get(0x0132)
+    if raw:
+        try:
+            naive = datetime.strptime(str(raw).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+        except ValueError:
+            naive = None
+        if naive is not None:
+            offset = sub.get(0x9011)
+            if offset:
+                try:
+                    sign = -1 if str(offset).startswith("-") else 1
+                    hh, mm = str(offset).lstrip("+-").split(":")
+                    tz = dt_timezone(sign * timedelta(hours=int(hh), minutes=int(mm)))
+                    return naive.replace(tzinfo=tz)
+                except ValueError:
+                    pass
+            return naive.replace(tzinfo=LOCAL_TZ)
+    gps = exif.get_ifd(0x8825)
+    if gps.get(29) and gps.get(7):
+        try:
+            day = datetime.strptime(str(gps[29]), "%Y:%m:%d")
+            h, m, s = (_rational(v) for v in gps[7])
+            return (day + timedelta(hours=h, minutes=m, seconds=s)).replace(tzinfo=UTC)
+        except (ValueError, TypeError, ZeroDivisionError):
+            return None
+    return None
+
+
+def _thumbnail(img: Image.Image) -> bytes:
+    thumb = ImageOps.exif_transpose(img)
+    thumb.thumbnail((app_settings.THUMBNAIL_PX, app_settings.THUMBNAIL_PX))
+    if thumb.mode not in ("RGB", "L"):
+        thumb = thumb.convert("RGB")
+    out = io.BytesIO()
+    thumb.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def inspect_upload(upload: File, field: str = "files") -> InspectedMedia:
+    """Judge one file by its content; read EXIF and make a thumbnail for photos."""
+    name = getattr(upload, "name", "") or "upload"
+    size = upload.size if getattr(upload, "size", None) is not None else len(_read_all(upload))
+    upload.seek(0)
+    head = upload.read(8192)
+    upload.seek(0)
+    guess = filetype.guess(head)
+    mime = guess.mime if guess else None
+    if mime not in ALLOWED_TYPES:
+        seen = f"it looks like {mime}" if mime else "its content is not a known media type"
+        raise MediaError(f"{name}: not an allowed file ({seen}); send {ALLOWED_DESCRIPTION}.", field)
+    kind, ext = ALLOWED_TYPES[mime]
+    cap = app_settings.MEDIA_MAX_PHOTO_BYTES if kind == MediaKind.PHOTO else app_settings.MEDIA_MAX_VIDEO_BYTES
+    if size > cap:
+        raise MediaError(f"{name}: {size} bytes is over the {kind} limit of {cap} bytes.", field)
+    data = _read_all(upload)
+    item = InspectedMedia(
+        upload=upload,
+        name=name[:255],
+        kind=kind,
+        content_type=mime,
+        extension=ext,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+    if kind == MediaKind.PHOTO:
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                img.load()
+                item.width, item.height = img.size
+                item.exif_location = exif_position(img)
+                item.exif_taken_at = exif_time(img)
+                item.thumbnail = _thumbnail(img)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            raise MediaError(f"{name}: the photo cannot be read ({exc.__class__.__name__}).", field) from exc
+    return item
+
+
+def inspect_uploads(uploads: list[File], field: str = "files") -> list[InspectedMedia]:
+    """Check the count cap, then each file."""
+    cap = app_settings.MEDIA_MAX_FILES
+    if len(uploads) > cap:
+        raise MediaError(f"{len(uploads)} files sent; at most {cap} per report.", field)
+    return [inspect_upload(f, field) for f in uploads]
+
+
+def store_media(report: Report, items: list[InspectedMedia], urls: list[str] | None = None) -> list[ReportMedia]:
+    """Write inspected files through Django's storage and record them (and remote links) on the report."""
+    rows = []
+    for n, item in enumerate(items, start=1):
+        media = ReportMedia(
+            report=report,
+            kind=item.kind,
+            content_type=item.content_type,
+            size_bytes=item.size,
+            sha256=item.sha256,
+            original_name=item.name,
+            width=item.width,
+            height=item.height,
+            exif_location=item.exif_location,
+            exif_taken_at=item.exif_taken_at,
+        )
+        item.upload.seek(0)
+        media.file.save(f"{report.public_id}-{n}.{item.extension}", item.upload, save=False)
+        if item.thumbnail:
+            media.thumbnail.save(f"{report.public_id}-{n}-thumb.jpg", ContentFile(item.thumbnail), save=False)
+        media.save()
+        rows.append(media)
+    for url in urls or []:
+        kind = (
+            MediaKind.VIDEO if any(url.lower().split("?")[0].endswith(x) for x in (".mp4", ".mov", ".3gp")) else "photo"
+        )
+        rows.append(ReportMedia.objects.create(report=report, kind=kind, url=url[:1000]))
+    return rows
