@@ -51,6 +51,9 @@ if [ "$(id -u)" -eq 0 ]; then
   fi
 fi
 
+# run a command as the cluster's owner, from / (the project folder may be closed to it)
+as_pg() { (cd / && "${RUNAS[@]}" "$@"); }
+
 mkdir -p "$(dirname "$DATA")" "$SOCK"
 if [ ! -L "$DATA" ]; then mkdir -p "$DATA"; fi
 if [ "$(id -u)" -eq 0 ]; then
@@ -61,7 +64,7 @@ chmod 700 "$DATA"
 
 if [ ! -f "$DATA/PG_VERSION" ]; then
   echo "==> creating the project-local PostgreSQL cluster in var/pg"
-  "${RUNAS[@]}" "$PGBIN/initdb" -D "$DATA" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >var/initdb.log 2>&1 \
+  as_pg "$PGBIN/initdb" -D "$DATA" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >var/initdb.log 2>&1 \
     || { cat var/initdb.log >&2; exit 1; }
   cat >>"$DATA/postgresql.conf" <<CONF
 # geoapp: unix socket only, under var/run
@@ -73,11 +76,11 @@ fsync = on
 CONF
 fi
 
-if ! "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+if ! as_pg "$PGBIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
   echo "==> starting PostgreSQL (socket in var/run)"
   rm -f "$DATA/postmaster.pid"
-  "${RUNAS[@]}" "$PGBIN/pg_ctl" -D "$DATA" -l "$DATA/../postgresql.log" -w -t 60 start >/dev/null \
-    || { tail -20 "$DATA/../postgresql.log" >&2; exit 1; }
+  as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$(dirname "$DATA")/postgresql.log" -w -t 60 start >/dev/null \
+    || { tail -20 "$(dirname "$DATA")/postgresql.log" >&2; exit 1; }
 fi
 
 PSQL=("$PGBIN/psql" -h "$SOCK" -U postgres -d postgres -v ON_ERROR_STOP=1 -qAt)
@@ -88,5 +91,5 @@ if [ "$("${PSQL[@]}" -c "select 1 from pg_database where datname='geoapp'")" != 
   "${PSQL[@]}" -c "create database geoapp owner geoapp"
 fi
 # postgis in template1 too, so test databases get it without extra privileges
-"$PGBIN/psql" -h "$SOCK" -U postgres -d template1 -qAt -c "create extension if not exists postgis" >/dev/null
-"$PGBIN/psql" -h "$SOCK" -U postgres -d geoapp -qAt -c "create extension if not exists postgis" >/dev/null
+"$PGBIN/psql" -h "$SOCK" -U postgres -d template1 -qAt -c "set client_min_messages=warning" -c "create extension if not exists postgis" >/dev/null
+"$PGBIN/psql" -h "$SOCK" -U postgres -d geoapp -qAt -c "set client_min_messages=warning" -c "create extension if not exists postgis" >/dev/null
