@@ -1,0 +1,178 @@
+"""Enrichment in process: kecamatan, geofences and "inside the assigned area" for many fixes at once.
+
+Kecamatan come from `kecamatan_boundaries.lookup.kecamatan_index` (shapely prepared polygons
+behind an STRtree, rebuilt when a boundary generation activates). Geofences get the same
+treatment here, rebuilt when a geofence is saved or deleted (signal) and, in other processes,
+when the table's version changes (checked at most every `recheck_s`). No database query per fix.
+
+Area membership uses the fix's accuracy as a margin, capped (TRACKING_AREA_MARGIN_CAP_M): a fix
+whose error circle touches the area counts as inside. Distances are in UTM 48S metres.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from django.conf import settings
+from django.db.models import Count, Max
+from pyproj import Transformer
+from shapely import STRtree
+from shapely.geometry.base import BaseGeometry
+
+from kecamatan_boundaries.lookup import BoundaryIndex, kecamatan_index
+
+from . import settings as ts
+from .models import Geofence
+
+_to_metric = Transformer.from_crs(settings.STORAGE_SRID, settings.METRIC_SRID, always_xy=True)
+
+
+def to_metric(lons: np.ndarray, lats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """EPSG:4326 -> UTM 48S (metres), vectorised."""
+    x, y = _to_metric.transform(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
+    return np.asarray(x), np.asarray(y)
+
+
+def _metric_geom(geom: BaseGeometry) -> BaseGeometry:
+    def project(coords: np.ndarray) -> np.ndarray:
+        x, y = _to_metric.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geom, project)
+
+
+class GeofenceIndex:
+    """Active geofences in memory: every geofence covering a point (they may overlap)."""
+
+    def __init__(self, ids: list[int], geoms: list[BaseGeometry]):
+        self.ids = ids
+        self.geoms = np.array(geoms, dtype=object)
+        for g in self.geoms:
+            shapely.prepare(g)
+        self.tree = STRtree(self.geoms) if len(ids) else None
+        self.metric = {gid: _metric_geom(g) for gid, g in zip(ids, geoms, strict=True)}
+
+    @classmethod
+    def load(cls) -> GeofenceIndex:
+        rows = list(Geofence.objects.filter(active=True).only("id", "geom"))
+        return cls([r.id for r in rows], [shapely.from_wkb(bytes(r.geom.wkb)) for r in rows])
+
+    def locate_many(self, lons: np.ndarray, lats: np.ndarray) -> list[list[int]]:
+        result: list[list[int]] = [[] for _ in range(len(lons))]
+        if self.tree is None or not len(lons):
+            return result
+        pts, geoms = self.tree.query(shapely.points(lons, lats), predicate="covered_by")
+        for p, g in zip(pts, geoms, strict=True):
+            result[int(p)].append(self.ids[int(g)])
+        for r in result:
+            r.sort()
+        return result
+
+
+class CachedGeofenceIndex:
+    def __init__(self, recheck_s: float = 30.0):
+        self.recheck_s = recheck_s
+        self._lock = threading.Lock()
+        self._index: GeofenceIndex | None = None
+        self._version: tuple | None = None
+        self._checked_at = 0.0
+
+    def invalidate(self, **kwargs) -> None:
+        with self._lock:
+            self._index = None
+
+    @staticmethod
+    def _current_version() -> tuple:
+        agg = Geofence.objects.aggregate(n=Count("id"), last=Max("updated_at"))
+        return (agg["n"], agg["last"])
+
+    def get(self) -> GeofenceIndex:
+        with self._lock:
+            now = time.monotonic()
+            if self._index is not None and now - self._checked_at > self.recheck_s:
+                self._checked_at = now
+                if self._current_version() != self._version:
+                    self._index = None
+            if self._index is None:
+                self._version = self._current_version()
+                self._index = GeofenceIndex.load()
+                self._checked_at = now
+            return self._index
+
+
+geofence_index = CachedGeofenceIndex()
+
+
+class _KecamatanMetric:
+    """Metric (UTM 48S) kecamatan polygons by code, rebuilt whenever the boundary index is."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._source: BoundaryIndex | None = None
+        self._by_code: dict[str, BaseGeometry] = {}
+
+    def get(self) -> dict[str, BaseGeometry]:
+        index = kecamatan_index.get()
+        with self._lock:
+            if index is not self._source:
+                self._by_code = {a.code: _metric_geom(g) for a, g in zip(index.areas, index.geoms, strict=True)}
+                self._source = index
+            return self._by_code
+
+
+kecamatan_metric = _KecamatanMetric()
+
+
+@dataclass
+class AssignedArea:
+    """What a supervisor must be inside: any of these kecamatan or geofences."""
+
+    kecamatan_codes: frozenset[str] = field(default_factory=frozenset)
+    geofence_ids: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def empty(self) -> bool:
+        return not self.kecamatan_codes and not self.geofence_ids
+
+
+@dataclass
+class Enriched:
+    kecamatan_codes: list[str | None]
+    geofence_ids: list[list[int]]
+    in_area: list[bool]
+
+
+def enrich(lons: list[float], lats: list[float], accuracies: list[float | None], area: AssignedArea) -> Enriched:
+    """Kecamatan, geofences and area membership (with the accuracy margin) of each fix."""
+    lon_a = np.asarray(lons, dtype=float)
+    lat_a = np.asarray(lats, dtype=float)
+    kec = [a.code if a else None for a in kecamatan_index.get().locate_many(lon_a, lat_a)]
+    gf_index = geofence_index.get()
+    gfs = gf_index.locate_many(lon_a, lat_a)
+    inside = [
+        (k is not None and k in area.kecamatan_codes) or bool(area.geofence_ids.intersection(g))
+        for k, g in zip(kec, gfs, strict=True)
+    ]
+    cap = ts.area_margin_cap_m()
+    pending = [i for i, ok in enumerate(inside) if not ok and accuracies[i] and cap > 0 and not area.empty]
+    if pending:
+        xs, ys = to_metric(lon_a[pending], lat_a[pending])
+        kec_metric = kecamatan_metric.get()
+        shapes = [kec_metric[c] for c in area.kecamatan_codes if c in kec_metric]
+        shapes += [gf_index.metric[g] for g in area.geofence_ids if g in gf_index.metric]
+        for j, i in enumerate(pending):
+            margin = min(float(accuracies[i]), cap)
+            pt = shapely.Point(xs[j], ys[j])
+            inside[i] = any(shapely.dwithin(s, pt, margin) for s in shapes)
+    return Enriched(kec, gfs, inside)
+
+
+def assigned_area(supervisor) -> AssignedArea:
+    return AssignedArea(
+        frozenset(supervisor.kecamatan_codes or []),
+        frozenset(supervisor.geofences.filter(active=True).values_list("id", flat=True)),
+    )

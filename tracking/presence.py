@@ -1,0 +1,220 @@
+"""Presence: is a supervisor on duty now, and if not, why.
+
+One rule, used by the map, the dispatcher (`Supervisor.objects.on_duty()`) and the sweeper
+that turns time-driven changes (a phone going quiet, a shift ending) into events:
+
+1. off_shift   - no shift (weekly or one-off, in WIB) covers `at`;
+2. offline     - no fix ever, or the last one is older than TRACKING_OFFLINE_AFTER_S;
+3. stale       - the last fix is older than TRACKING_PRESENCE_WINDOW_S (default 5 min);
+4. out_of_area - leaving is confirmed: TRACKING_AREA_EXIT_PINGS consecutive outside fixes, or
+                 outside for TRACKING_AREA_EXIT_DWELL_S (one bad fix never flips it);
+5. on_duty     - otherwise.
+
+Edges are inclusive on the fresh side: a fix exactly `window` seconds old is still fresh; a
+shift covers [start, end). Only non-mock fixes count (LatestPosition never holds a mock fix).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import settings as ts
+from .models import EventKind, LatestPosition, Shift, ShiftOverride, Supervisor, TrackingEvent
+from .signals import presence_changed
+
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+class State(enum.StrEnum):
+    ON_DUTY = "on_duty"
+    OUT_OF_AREA = "out_of_area"
+    STALE = "stale"
+    OFFLINE = "offline"
+    OFF_SHIFT = "off_shift"
+
+
+def wib_date(at: datetime) -> date:
+    return at.astimezone(WIB).date()
+
+
+def window_td() -> timedelta:
+    return timedelta(seconds=ts.presence_window_s())
+
+
+def skew_td() -> timedelta:
+    return timedelta(seconds=ts.clock_skew_s())
+
+
+@dataclass(frozen=True)
+class ShiftWindow:
+    """One concrete shift: aware start/end (end may be the next WIB day) and its WIB date."""
+
+    date: date
+    start: datetime
+    end: datetime
+
+    @property
+    def minutes(self) -> float:
+        return (self.end - self.start).total_seconds() / 60
+
+    def covers(self, at: datetime) -> bool:
+        return self.start <= at < self.end
+
+    def label(self) -> str:
+        return f"{self.start.astimezone(WIB):%H:%M}-{self.end.astimezone(WIB):%H:%M} WIB"
+
+
+def _window(day: date, start: time, end: time) -> ShiftWindow:
+    begins = datetime.combine(day, start, WIB)
+    ends = datetime.combine(day if end > start else day + timedelta(days=1), end, WIB)
+    return ShiftWindow(day, begins, ends)
+
+
+def shift_windows(supervisor_ids: Iterable[int], first: date, last: date) -> dict[int, list[ShiftWindow]]:
+    """Concrete shifts starting on WIB dates first..last: one-off overrides replace a date's weekly shifts."""
+    ids = list(supervisor_ids)
+    weekly: dict[int, dict[int, list[Shift]]] = defaultdict(lambda: defaultdict(list))
+    for s in Shift.objects.filter(supervisor_id__in=ids):
+        weekly[s.supervisor_id][s.weekday].append(s)
+    overrides: dict[tuple[int, date], list[ShiftOverride]] = defaultdict(list)
+    for o in ShiftOverride.objects.filter(supervisor_id__in=ids, date__gte=first, date__lte=last):
+        overrides[(o.supervisor_id, o.date)].append(o)
+    result: dict[int, list[ShiftWindow]] = {sid: [] for sid in ids}
+    day = first
+    while day <= last:
+        for sid in ids:
+            if (sid, day) in overrides:
+                rows = [o for o in overrides[(sid, day)] if not o.off]
+            else:
+                rows = weekly[sid][day.weekday()]
+            result[sid].extend(_window(day, r.start, r.end) for r in rows)
+        day += timedelta(days=1)
+    for windows in result.values():
+        windows.sort(key=lambda w: w.start)
+    return result
+
+
+def shift_at(windows: list[ShiftWindow], at: datetime) -> ShiftWindow | None:
+    return next((w for w in windows if w.covers(at)), None)
+
+
+@dataclass(frozen=True)
+class Presence:
+    supervisor_id: int
+    state: State
+    reason: str
+    at: datetime
+    last_fix_age_s: float | None
+    shift: ShiftWindow | None
+
+    def as_dict(self) -> dict:
+        return {
+            "state": str(self.state),
+            "reason": self.reason,
+            "last_fix_age_s": None if self.last_fix_age_s is None else round(self.last_fix_age_s, 1),
+            "shift": None
+            if self.shift is None
+            else {"date": self.shift.date.isoformat(), "start": self.shift.start, "end": self.shift.end},
+        }
+
+
+def _ago(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def evaluate(supervisor_id: int, latest: LatestPosition | None, shift: ShiftWindow | None, at: datetime) -> Presence:
+    """The presence of one supervisor at `at`, with the reason a person can check."""
+    age = None if latest is None else (at - latest.device_time).total_seconds()
+
+    def result(state: State, reason: str) -> Presence:
+        return Presence(supervisor_id, state, reason, at, age, shift)
+
+    local = at.astimezone(WIB)
+    if shift is None:
+        return result(State.OFF_SHIFT, f"no shift at {local:%a %H:%M} WIB")
+    if latest is None:
+        return result(State.OFFLINE, "no fix ever received")
+    mock_note = ""
+    if latest.last_mock_at and latest.last_mock_at > latest.device_time:
+        mock_note = "; newer mock locations were ignored"
+    if age > ts.offline_after_s():
+        return result(
+            State.OFFLINE, f"last fix {_ago(age)} ago (offline after {_ago(ts.offline_after_s())}){mock_note}"
+        )
+    if age > ts.presence_window_s():
+        return result(State.STALE, f"last fix {_ago(age)} ago (fresh within {_ago(ts.presence_window_s())}){mock_note}")
+    if not latest.in_area:
+        dwell = (at - latest.outside_since).total_seconds() if latest.outside_since else 0
+        if latest.area_confirmed_out or dwell >= ts.area_exit_dwell_s():
+            since = latest.outside_since.astimezone(WIB) if latest.outside_since else local
+            where = f" (in kecamatan {latest.kecamatan_code})" if latest.kecamatan_code else " (outside the city)"
+            return result(
+                State.OUT_OF_AREA,
+                f"outside the assigned area since {since:%H:%M} WIB{where}, {latest.outside_count} fixes",
+            )
+    return result(State.ON_DUTY, f"in shift {shift.label()}, fix {_ago(age)} ago inside the assigned area")
+
+
+def _latest(supervisor: Supervisor) -> LatestPosition | None:
+    try:
+        return supervisor.latest_position
+    except LatestPosition.DoesNotExist:
+        return None
+
+
+def presence_for(supervisors: Iterable[Supervisor], at: datetime | None = None) -> dict[int, Presence]:
+    """Presence of each supervisor (select_related('latest_position') to save queries)."""
+    at = at or timezone.now()
+    sups = list(supervisors)
+    local_day = wib_date(at)
+    windows = shift_windows([s.pk for s in sups], local_day - timedelta(days=1), local_day)
+    return {s.pk: evaluate(s.pk, _latest(s), shift_at(windows[s.pk], at), at) for s in sups}
+
+
+def record(presence: Presence) -> bool:
+    """Store a judged presence; on a change, write an event and send `presence_changed` after commit."""
+    sup = Supervisor.objects.filter(pk=presence.supervisor_id).values("presence_state").first()
+    if sup is None or sup["presence_state"] == presence.state:
+        return False
+    changed = Supervisor.objects.filter(pk=presence.supervisor_id, presence_state=sup["presence_state"]).update(
+        presence_state=presence.state, presence_reason=presence.reason[:255], presence_since=presence.at
+    )
+    if not changed:  # someone else recorded a change in between; theirs stands
+        return False
+    latest = LatestPosition.objects.filter(pk=presence.supervisor_id).first()
+    TrackingEvent.objects.create(
+        supervisor_id=presence.supervisor_id,
+        kind=EventKind.PRESENCE,
+        time=presence.at,
+        point=latest.point if latest else None,
+        kecamatan_code=latest.kecamatan_code if latest else "",
+        old_state=sup["presence_state"],
+        new_state=presence.state,
+        reason=presence.reason[:255],
+    )
+    old = sup["presence_state"]
+    transaction.on_commit(
+        lambda: presence_changed.send(
+            sender=Supervisor, supervisor_id=presence.supervisor_id, old=old, new=str(presence.state), presence=presence
+        )
+    )
+    return True
+
+
+def sweep(at: datetime | None = None) -> int:
+    """Judge every active supervisor now and record the changes (time-driven edges). Returns how many changed."""
+    at = at or timezone.now()
+    sups = Supervisor.objects.active().select_related("latest_position")
+    changed = 0
+    with transaction.atomic():
+        for p in presence_for(sups, at).values():
+            changed += record(p)
+    return changed
