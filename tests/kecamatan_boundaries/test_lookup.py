@@ -123,3 +123,17 @@ def test_in_process_index_agrees_with_postgis_on_random_points(city):
     for lon, lat, area in zip(lons, lats, many, strict=True):
         db = Kecamatan.objects.at(Point(float(lon), float(lat), srid=4326))
         assert (db.code if db else None) == (area.code if area else None), (lon, lat)
+
+
+def test_point_just_outside_the_city_edge_within_tolerance_gets_the_nearest(city):
+    shapes = utm_shapes()
+    union = unary_union(list(shapes.values()))
+    ring = union.buffer(30).exterior
+    index = BoundaryIndex.for_model(Kecamatan)
+    for fraction in (0.1, 0.4, 0.7):
+        candidate = ring.interpolate(fraction, normalized=True)
+        distances = {code: s.distance(candidate) for code, s in shapes.items()}
+        nearest = min(distances, key=lambda c: (distances[c], c))
+        lon, lat = TO_WGS(candidate.x, candidate.y)
+        assert Kecamatan.objects.at(Point(lon, lat, srid=4326)).code == nearest
+        assert index.locate(lon, lat).code == nearest
