@@ -227,6 +227,11 @@ def decode_osmand(params: Mapping[str, Any], body: Any = None) -> tuple[str | No
     return (str(device_id) if device_id else None), [_fix(0, build)]
 
 
+def _known(value: float | None) -> float | None:
+    """Traccar Client 9 (transistorsoft) sends -1 for an unknown speed or heading."""
+    return None if value is None or value < 0 else value
+
+
 def _decode_traccar_json(body: dict) -> tuple[str | None, list[Fix | Problem]]:
     device_id = body.get("device_id")
     locations = body["location"] if isinstance(body["location"], list) else [body["location"]]
@@ -246,8 +251,8 @@ def _decode_traccar_json(body: dict) -> tuple[str | None, list[Fix | Problem]]:
                 lat=number(c.get("latitude"), "latitude", required=True),
                 lon=number(c.get("longitude"), "longitude", required=True),
                 accuracy=number(c.get("accuracy"), "accuracy"),
-                speed=speed if speed is None or speed >= 0 else None,  # -1 = unknown
-                heading=number(c.get("heading"), "heading"),
+                speed=_known(speed),
+                heading=_known(number(c.get("heading"), "heading")),
                 altitude=number(c.get("altitude"), "altitude"),
                 battery=None if level is None or level < 0 else level * 100,
                 mock=flag(loc.get("mock")),

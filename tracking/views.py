@@ -1,0 +1,219 @@
+"""HTTP: ping ingestion for three protocols, the live supervisor list and attendance exports.
+
+Views only decode, authenticate and answer; the work is in pipeline.py, presence.py and
+attendance.py. Ingestion views use no session/Basic user auth: the device is the caller.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import attendance, presence
+from . import settings as ts
+from .models import Supervisor
+from .pipeline import REFUSING_REASONS, IngestResult, ingest
+from .protocols import (
+    MalformedPing,
+    authenticate,
+    basic_auth,
+    bearer_token,
+    decode_native,
+    decode_osmand,
+    decode_owntracks,
+    owntracks_identity,
+)
+from .renderers import CSVRenderer, XLSXRenderer
+from .serializers import IngestResultSerializer, PingSerializer, SupervisorFeatureSerializer
+
+REFUSALS = {
+    400: OpenApiResponse(description="not a ping: malformed body, bad field, invalid coordinates, future time"),
+    401: OpenApiResponse(description="missing or wrong device token"),
+    403: OpenApiResponse(description="the device was revoked"),
+    404: OpenApiResponse(description="unknown device id"),
+}
+
+
+def _answer(result: IngestResult) -> Response:
+    """400 naming the reasons when every ping was bad input; 200 otherwise (the good ones are stored).
+
+    Quality drops (poor accuracy, impossible speed) and duplicates answer 200: resending cannot
+    fix them, and a phone that gets an error keeps retrying.
+    """
+    body = result.as_dict()
+    quality = [p for p in result.dropped if p.reason not in REFUSING_REASONS]
+    if result.refused and not result.accepted and not quality:
+        body["detail"] = "; ".join(f"ping {p.index}: {p.reason}" for p in sorted(result.refused))
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    return Response(body, status=status.HTTP_200_OK)
+
+
+class DeviceIngestView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+
+class NativePings(DeviceIngestView):
+    """Our own upload: one ping or a batch of up to TRACKING_MAX_BATCH, in any order.
+
+    Auth: `Authorization: Bearer <token>` with the device id in `X-Device-Id` or the body's
+    `device_id`, or `Authorization: Basic <device_id:token>`.
+    """
+
+    @extend_schema(
+        request=inline_serializer(
+            "PingBatch",
+            {"device_id": serializers.CharField(required=False), "pings": PingSerializer(many=True)},
+        ),
+        responses={200: IngestResultSerializer, **REFUSALS, 413: OpenApiResponse(description="batch too large")},
+        parameters=[OpenApiParameter("X-Device-Id", str, OpenApiParameter.HEADER, required=False)],
+    )
+    def post(self, request):
+        body_device, items = decode_native(request.data)
+        user, password = basic_auth(request)
+        device_id = request.headers.get("X-Device-Id") or body_device or user
+        token = bearer_token(request) or password
+        device = authenticate(device_id, token)
+        result = ingest(device, items, "native")
+        return _answer(result)
+
+
+class OsmAndPings(DeviceIngestView):
+    """The OsmAnd protocol (Traccar Client, OsmAnd): query string, form, or Traccar Client's JSON.
+
+    Put the token in the app's server URL: `https://host/tracking/osmand/?token=...`.
+    """
+
+    def _handle(self, request):
+        params = {**request.query_params.dict()}
+        body = request.data if request.method == "POST" else None
+        if hasattr(body, "dict"):  # form-encoded
+            params.update(body.dict())
+            body = None
+        device_id, items = decode_osmand(params, body)
+        if not device_id:
+            raise MalformedPing("id is missing: the OsmAnd protocol sends ?id=<device id>")
+        _, password = basic_auth(request)
+        token = params.get("token") or bearer_token(request) or password
+        device = authenticate(device_id, token, require_token=ts.osmand_require_token())
+        return _answer(ingest(device, items, "osmand"))
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(name, t, description=d)
+            for name, t, d in [
+                ("id", str, "device id"),
+                ("token", str, "device token"),
+                ("timestamp", str, "epoch seconds, milliseconds or ISO 8601"),
+                ("lat", float, "latitude"),
+                ("lon", float, "longitude"),
+                ("speed", float, "knots"),
+                ("bearing", float, "degrees"),
+                ("altitude", float, "metres"),
+                ("accuracy", float, "metres"),
+                ("batt", float, "percent"),
+                ("mock", bool, "a mock location"),
+            ]
+        ],
+        responses={200: IngestResultSerializer, **REFUSALS},
+    )
+    def get(self, request):
+        return self._handle(request)
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: IngestResultSerializer, **REFUSALS})
+    def post(self, request):
+        return self._handle(request)
+
+
+class OwnTracksPings(DeviceIngestView):
+    """OwnTracks in HTTP mode. Answers 200 with a JSON array once the fix is stored."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="[] once stored"), **REFUSALS},
+    )
+    def post(self, request):
+        items = decode_owntracks(request.data)
+        device_id, token = owntracks_identity(request)
+        device = authenticate(device_id, token)
+        if not items:
+            return Response([], status=status.HTTP_200_OK)
+        result = ingest(device, items, "owntracks")
+        if result.refused:
+            return Response({"detail": "; ".join(p.reason for p in result.refused)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response([], status=status.HTTP_200_OK)
+
+
+class SupervisorList(APIView):
+    """Every active supervisor as a GeoJSON Feature at the latest position, with presence and why."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("opd", str, description="OPD code, e.g. dishub"),
+            OpenApiParameter("kecamatan", str, description="assigned to, or now in, this kecamatan code"),
+            OpenApiParameter("presence", str, enum=[s.value for s in presence.State]),
+        ],
+        responses={200: SupervisorFeatureSerializer(many=True)},
+    )
+    def get(self, request):
+        qs = Supervisor.objects.active().select_related("opd", "latest_position").prefetch_related("geofences")
+        if opd := request.query_params.get("opd"):
+            qs = qs.filter(opd__code=opd)
+        if kec := request.query_params.get("kecamatan"):
+            qs = qs.filter(Q(kecamatan_codes__contains=[kec]) | Q(latest_position__kecamatan_code=kec))
+        wanted = request.query_params.get("presence")
+        if wanted and wanted not in {s.value for s in presence.State}:
+            raise ParseError(f"presence must be one of {', '.join(s.value for s in presence.State)}")
+        now = timezone.now()
+        sups = list(qs)
+        states = presence.presence_for(sups, now)
+        if wanted:
+            sups = [s for s in sups if states[s.pk].state == wanted]
+        data = SupervisorFeatureSerializer(sups, many=True, context={"presence": states}).data
+        return Response(data)
+
+
+class AttendanceExport(APIView):
+    """Attendance for a day (`?date=2025-03-04`) or a month's honorarium summary (`?month=2025-03`).
+
+    `?format=csv` or `?format=xlsx` (or the Accept header) for a file; JSON otherwise.
+    `?recompute=1` recomputes from the ping history first (days computed earlier are kept).
+    """
+
+    permission_classes = [IsAuthenticated]
+
+    def get_renderers(self):
+        from rest_framework.renderers import JSONRenderer
+
+        return [JSONRenderer(), CSVRenderer(), XLSXRenderer()]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("date", OpenApiTypes.DATE, description="one WIB date"),
+            OpenApiParameter("month", str, description="YYYY-MM: the month summary"),
+            OpenApiParameter("opd", str, description="OPD code"),
+            OpenApiParameter("format", str, enum=["json", "csv", "xlsx"]),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiResponse(description="date or month missing or invalid")},
+    )
+    def get(self, request, format=None):  # noqa: A002 - DRF's name
+        query = attendance.ReportQuery.from_params(request.query_params)
+        rows = attendance.report_rows(query)
+        response = Response(rows)
+        if request.accepted_renderer.format in ("csv", "xlsx"):
+            name = f"attendance-{query.label}.{request.accepted_renderer.format}"
+            response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
