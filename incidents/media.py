@@ -142,6 +142,26 @@ def _thumbnail(img: Image.Image) -> bytes:
     return out.getvalue()
 
 
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1", b"heim", b"heis"}
+
+
+def sniff(head: bytes) -> str | None:
+    """MIME type from the first bytes. ISO media (MP4/3GP/MOV/HEIC) is told apart by its ftyp brand,
+    which `filetype` lumps together as MP4; everything else is `filetype`'s magic numbers."""
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in _HEIF_BRANDS:
+            return "image/heic"
+        if brand.startswith((b"3gp", b"3g2")):
+            return "video/3gpp"
+        if brand == b"qt  ":
+            return "video/quicktime"
+    elif len(head) >= 8 and head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip"):
+        return "video/quicktime"  # classic QuickTime without an ftyp box
+    guess = filetype.guess(head)
+    return guess.mime if guess else None
+
+
 def inspect_upload(upload: File, field: str = "files") -> InspectedMedia:
     """Judge one file by its content; read EXIF and make a thumbnail for photos."""
     name = getattr(upload, "name", "") or "upload"
@@ -149,8 +169,7 @@ def inspect_upload(upload: File, field: str = "files") -> InspectedMedia:
     upload.seek(0)
     head = upload.read(8192)
     upload.seek(0)
-    guess = filetype.guess(head)
-    mime = guess.mime if guess else None
+    mime = sniff(head)
     if mime not in ALLOWED_TYPES:
         seen = f"it looks like {mime}" if mime else "its content is not a known media type"
         raise MediaError(f"{name}: not an allowed file ({seen}); send {ALLOWED_DESCRIPTION}.", field)

@@ -1,0 +1,67 @@
+"""Filters of GET /api/reports/: declared here, each describing its own OpenAPI parameter."""
+
+from __future__ import annotations
+
+import math
+
+from django_filters import rest_framework as filters
+from rest_framework.exceptions import ParseError
+from rest_framework.filters import BaseFilterBackend
+
+from .models import Channel, Report, Status
+
+
+class ReportFilter(filters.FilterSet):
+    kecamatan = filters.CharFilter(field_name="kecamatan__code", help_text="kecamatan code, e.g. 36.71.05")
+    kelurahan = filters.CharFilter(field_name="kelurahan__code", help_text="kelurahan code, e.g. 36.71.01.1001")
+    category = filters.CharFilter(field_name="category__code", help_text="category code, e.g. banjir")
+    opd = filters.CharFilter(field_name="opd__code", help_text="OPD code, e.g. bpbd")
+    status = filters.MultipleChoiceFilter(choices=Status.choices, help_text="repeat for several")
+    channel = filters.ChoiceFilter(choices=Channel.choices)
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", help_text="ISO 8601")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt", help_text="ISO 8601")
+
+    class Meta:
+        model = Report
+        fields = ["kecamatan", "kelurahan", "category", "opd", "status", "channel", "created_after", "created_before"]
+
+
+class DistanceFilter(BaseFilterBackend):
+    """`?point=lon,lat&dist=metres`: reports within `dist` metres (geodesic), nearest first."""
+
+    max_metres = 50_000
+
+    def filter_queryset(self, request, queryset, view):
+        raw = request.query_params.get("point")
+        if not raw:
+            return queryset
+        try:
+            lon, lat = (float(v) for v in raw.split(","))
+            dist = float(request.query_params.get("dist", "1000"))
+        except ValueError as exc:
+            raise ParseError("point must be 'lon,lat' and dist a number of metres") from exc
+        if not all(math.isfinite(v) for v in (lon, lat, dist)) or abs(lon) > 180 or abs(lat) > 90:
+            raise ParseError("point must be a finite 'lon,lat' in range")
+        if not 0 < dist <= self.max_metres:
+            raise ParseError(f"dist must be between 0 and {self.max_metres} metres")
+        from django.contrib.gis.geos import Point
+
+        return queryset.within_metres(Point(lon, lat, srid=4326), dist)
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": "point",
+                "required": False,
+                "in": "query",
+                "description": "lon,lat (WGS 84): only reports within `dist` metres, nearest first",
+                "schema": {"type": "string", "example": "106.63,-6.17"},
+            },
+            {
+                "name": "dist",
+                "required": False,
+                "in": "query",
+                "description": "metres (geodesic) from `point`; default 1000",
+                "schema": {"type": "number", "example": 250},
+            },
+        ]
