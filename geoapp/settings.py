@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "kecamatan_boundaries",
     "incidents",
     "tracking",
+    "dispatch",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,125 @@
+"""Signal receivers: dispatch on routing, on-site from pings, auto-dispatch when someone comes on duty.
+
+Both senders announce after commit, so these run outside the sender's transaction. They never
+let a failure here break the request that sent the signal (a citizen's report, a phone's ping):
+a database error is logged, and the worker's sweep (`sweep_awaiting`) catches up within
+DISPATCH_WORKER_SWEEP_S.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from geoapp.api import DomainError
+from incidents.models import Report, Status
+from tracking.models import Supervisor
+
+from . import maternity
+from .dispatcher import DispatchError, dispatch, events_kind_recategorised, try_awaiting
+from .models import Decision, DispatchState, Order, OrderState, StepKind
+
+log = logging.getLogger("dispatch")
+AUTO_FROM = (Status.ROUTED, Status.REOPENED, Status.AWAITING_SUPERVISOR)
+
+
+def auto_dispatch(report_id: int, trigger: str) -> Decision | None:
+    """Dispatch a routed report unless an operator holds it; a re-categorised report drops its old order."""
+    from . import orders  # noqa: PLC0415
+
+    with transaction.atomic():
+        report = Report.objects.select_for_update().select_related("category").filter(pk=report_id).first()
+        if report is None or report.status not in AUTO_FROM:
+            return None
+        recategorised = events_kind_recategorised(report)
+        st = DispatchState.objects.filter(report=report).first()
+        if st is not None and st.queue == DispatchState.Queue.HELD:
+            if not recategorised:
+                return None
+            DispatchState.objects.filter(report=report).update(queue="")
+        stale = Order.objects.select_for_update().open().filter(report=report).first()
+        if stale is not None:
+            orders._close(
+                stale, OrderState.CANCELLED, StepKind.CANCELLED, timezone.now(), "dispatch", "report re-routed"
+            )
+        if maternity.is_maternity(report):
+            try:
+                with transaction.atomic():
+                    maternity.propose(report)
+            except maternity.NoFreeRoom as exc:
+                log.warning("report %s: %s", report.public_id, exc.message)
+        return dispatch(report, trigger=trigger)
+
+
+def on_report_routed(sender, report: Report, **kwargs) -> None:
+    try:
+        auto_dispatch(report.pk, "routed")
+    except (DomainError, DatabaseError) as exc:
+        log.warning("dispatch of report %s on routing failed (the sweep retries): %s", report.pk, exc)
+
+
+def _waiting_here(supervisor_id: int) -> tuple[int, str] | None:
+    sup = Supervisor.objects.filter(pk=supervisor_id).select_related("latest_position").first()
+    if sup is None or not hasattr(sup, "latest_position"):
+        return None
+    kec = sup.latest_position.kecamatan_code
+    if not kec:
+        return None
+    waiting = Report.objects.filter(status=Status.AWAITING_SUPERVISOR, opd_id=sup.opd_id, kecamatan__code=kec)
+    return (sup.opd_id, kec) if waiting.exists() else None
+
+
+def on_position_updated(sender, supervisor_id: int, position, **kwargs) -> None:
+    from . import orders  # noqa: PLC0415
+
+    try:
+        orders.detect_on_site(supervisor_id, position.point)
+        if Supervisor.objects.filter(pk=supervisor_id, presence_state="on_duty").exists():
+            if found := _waiting_here(supervisor_id):
+                try_awaiting(found[0], found[1], trigger="on_duty")
+    except (DomainError, DatabaseError) as exc:
+        log.warning("dispatch on a ping of supervisor %s failed: %s", supervisor_id, exc)
+
+
+def on_presence_changed(sender, supervisor_id: int, new: str, **kwargs) -> None:
+    if new != "on_duty":
+        return
+    try:
+        if found := _waiting_here(supervisor_id):
+            try_awaiting(found[0], found[1], trigger="on_duty")
+    except (DomainError, DatabaseError) as exc:
+        log.warning("dispatch when supervisor %s came on duty failed: %s", supervisor_id, exc)
+
+
+def sweep_awaiting(grace_s: int = 30) -> dict:
+    """The safety net: retry waiting reports, and routed ones no dispatcher run has seen (a missed signal)."""
+    now = timezone.now()
+    offered = 0
+    waiting = (
+        Report.objects.filter(status=Status.AWAITING_SUPERVISOR)
+        .exclude(dispatch_state__queue=DispatchState.Queue.HELD)
+        .order_by("priority", "created_at")
+        .values_list("pk", flat=True)[:500]
+    )
+    for pk in waiting:
+        try:
+            d = dispatch(pk, trigger="sweep", quiet_if_unchanged=True)
+        except DispatchError:
+            continue
+        offered += d.outcome == Decision.Outcome.OFFERED
+    missed = 0
+    routed = Report.objects.filter(
+        status__in=[Status.ROUTED, Status.REOPENED], updated_at__lte=now - timedelta(seconds=grace_s)
+    ).exclude(dispatch_state__queue=DispatchState.Queue.HELD)
+    for report in routed.order_by("priority", "created_at")[:500]:
+        if Decision.objects.filter(report=report, at__gte=report.updated_at).exists():
+            continue  # decided after its last change (e.g. an OPD without field supervisors)
+        try:
+            auto_dispatch(report.pk, "sweep")
+            missed += 1
+        except DispatchError:
+            continue
+    return {"offered_waiting": offered, "routed_caught_up": missed}
