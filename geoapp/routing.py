@@ -1,3 +1,5 @@
 """WebSocket routes; the apps add theirs here."""
 
-websocket_urlpatterns: list = []
+from console.routing import websocket_urlpatterns as console_ws  # noqa: E402
+
+websocket_urlpatterns: list = [*console_ws]

@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "incidents",
     "tracking",
     "dispatch",
+    "planning",
+    "console",
 ]
 
 MIDDLEWARE = [

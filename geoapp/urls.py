@@ -9,7 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from geoapp.views import health
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
+    path("", RedirectView.as_view(url="/console/", permanent=False)),
     path("healthz", health, name="health"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -19,6 +19,8 @@ urlpatterns = [
     path("", include("kecamatan_boundaries.urls")),
     path("", include("incidents.urls")),
     path("", include("tracking.urls")),
+    path("", include("planning.urls")),
+    path("", include("console.urls")),
 ]
 
 if settings.DEBUG:

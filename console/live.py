@@ -1,0 +1,111 @@
+"""The live push: changes from the other apps' signals go to every connected map, in order.
+
+incidents.report_changed, tracking.position_updated and tracking.presence_changed are sent after
+their transaction commits; each becomes a `LiveEvent` row (the catch-up log, see models.py) and a
+message to the channel-layer group that every console WebSocket joins. The write and the push are
+deferred with `transaction.on_commit` too, so a change made inside a caller's transaction is never
+shown before it is real.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils import timezone
+
+from . import settings as cs
+from .models import LiveEvent
+
+log = logging.getLogger("console.live")
+GROUP = "console-live"
+PRUNE_EVERY = 500  # events between two prunes of the catch-up log
+
+
+def message(ev: LiveEvent) -> dict:
+    return {"seq": ev.id, "kind": ev.kind, "key": ev.key, "data": ev.payload}
+
+
+def current_seq() -> int:
+    last = LiveEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    return last or 0
+
+
+def events_since(seq: int) -> list[dict] | None:
+    """What a reconnecting browser missed after `seq`; None when it is too much (reload instead)."""
+    limit = cs.live_replay_max()
+    oldest = LiveEvent.objects.order_by("id").values_list("id", flat=True).first()
+    if oldest is not None and seq < oldest - 1 and seq < current_seq():
+        return None  # pruned: the gap cannot be filled
+    rows = list(LiveEvent.objects.filter(id__gt=seq).order_by("id")[: limit + 1])
+    if len(rows) > limit:
+        return None
+    return [message(ev) for ev in rows]
+
+
+def _send_now(kind: str, key: str, payload: dict) -> None:
+    ev = LiveEvent.objects.create(kind=kind, key=str(key)[:64], payload=payload)
+    if ev.id % PRUNE_EVERY == 0:
+        LiveEvent.objects.filter(at__lt=timezone.now() - timedelta(seconds=cs.live_keep_s())).delete()
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    async_to_sync(layer.group_send)(GROUP, {"type": "live.event", "event": message(ev)})
+
+
+def publish(kind: str, key: str, payload: dict) -> None:
+    """Log and push one change once the current transaction (if any) commits."""
+    transaction.on_commit(lambda: _send_now(kind, key, payload))
+
+
+# --- signal receivers ---------------------------------------------------------------------------
+def on_report_changed(sender, report, event=None, created: bool = False, **kwargs) -> None:
+    from incidents.models import Report
+
+    from .features import REPORT_FIELDS, escalated_ids, report_feature
+
+    fresh = Report.objects.select_related(*REPORT_FIELDS).filter(pk=report.pk).first()
+    if fresh is None:
+        return
+    esc = fresh.pk in escalated_ids([fresh.pk])
+    payload = report_feature(fresh, escalated=esc)
+    if event is not None:
+        payload["ev"] = {"kind": event.kind, "to": event.to_status, "by": event.actor_label}
+    payload["new"] = bool(created)
+    publish("report", fresh.public_id, payload)
+
+
+def on_position_updated(sender, supervisor_id: int, position=None, **kwargs) -> None:
+    from tracking.models import LatestPosition, Supervisor
+
+    from .features import supervisor_feature
+
+    sup = Supervisor.objects.select_related("opd").filter(pk=supervisor_id).first()
+    if sup is None:
+        return
+    lp = LatestPosition.objects.filter(pk=supervisor_id).first() or position
+    publish("position", str(supervisor_id), supervisor_feature(sup, lp))
+
+
+def on_presence_changed(sender, supervisor_id: int, new: str = "", **kwargs) -> None:
+    from tracking.models import LatestPosition, Supervisor
+
+    from .features import supervisor_feature
+
+    sup = Supervisor.objects.select_related("opd").filter(pk=supervisor_id).first()
+    if sup is None:
+        return
+    lp = LatestPosition.objects.filter(pk=supervisor_id).first()
+    publish("presence", str(supervisor_id), supervisor_feature(sup, lp, new or sup.presence_state))
+
+
+def connect_signals() -> None:
+    from incidents.signals import report_changed
+    from tracking.signals import position_updated, presence_changed
+
+    report_changed.connect(on_report_changed, dispatch_uid="console_report_changed")
+    position_updated.connect(on_position_updated, dispatch_uid="console_position_updated")
+    presence_changed.connect(on_presence_changed, dispatch_uid="console_presence_changed")
