@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from django.contrib.gis.db.models.functions import PointOnSurface
+from django.contrib.gis.db.models import PointField
 from django.contrib.gis.geos import Point
 from django.db import IntegrityError, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from rest_framework import status as http
 
@@ -259,7 +260,10 @@ class Gazetteer:
             return cached[1]
         entries = []
         for level, model in (("kelurahan", Kelurahan), ("kecamatan", Kecamatan)):
-            for name, point in model.objects.current().annotate(pos=PointOnSurface("geom")).values_list("name", "pos"):
+            table = model._meta.db_table
+            # the centre of the largest inscribed circle: deep inside, far from overlaps with neighbours
+            centre = RawSQL(f'(ST_MaximumInscribedCircle("{table}"."geom")).center', (), output_field=PointField())
+            for name, point in model.objects.current().annotate(pos=centre).values_list("name", "pos"):
                 entries.append(GazetteerEntry(normalise(name).strip(), level, point))
         gazetteer = cls(entries)
         _GAZETTEER_CACHE["value"] = (key, gazetteer)
