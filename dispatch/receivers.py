@@ -123,3 +123,25 @@ def sweep_awaiting(grace_s: int = 30) -> dict:
         except DispatchError:
             continue
     return {"offered_waiting": offered, "routed_caught_up": missed}
+
+
+def on_report_changed(sender, report: Report, event=None, **kwargs) -> None:
+    """A report closed elsewhere (rejected, duplicate, resolved by an operator) ends its open order."""
+    from . import orders  # noqa: PLC0415
+
+    if report.status in (Status.ROUTED, Status.REOPENED, Status.AWAITING_SUPERVISOR) or report.is_open:
+        return
+    try:
+        with transaction.atomic():
+            order = Order.objects.select_for_update().open().filter(report_id=report.pk).first()
+            if order is not None:
+                orders._close(
+                    order,
+                    OrderState.CANCELLED,
+                    StepKind.CANCELLED,
+                    timezone.now(),
+                    "dispatch",
+                    f"report {report.status}",
+                )
+    except DatabaseError as exc:
+        log.warning("closing the order of report %s failed: %s", report.pk, exc)

@@ -1,2 +1,31 @@
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+urlpatterns = [
+    # the supervisor's phone (device token or the supervisor's own account)
+    path("api/my/orders/", views.MyOrders.as_view(), name="my-orders"),
+    path("api/my/orders/<int:pk>/acknowledge/", views.Acknowledge.as_view(), name="order-acknowledge"),
+    path("api/my/orders/<int:pk>/decline/", views.Decline.as_view(), name="order-decline"),
+    path("api/my/orders/<int:pk>/en-route/", views.EnRoute.as_view(), name="order-en-route"),
+    path("api/my/orders/<int:pk>/on-site/", views.OnSite.as_view(), name="order-on-site"),
+    path("api/my/orders/<int:pk>/hand/", views.Hand.as_view(), name="order-hand"),
+    path("api/my/orders/<int:pk>/notes/", views.Note.as_view(), name="order-note"),
+    path("api/my/orders/<int:pk>/resolve/", views.Resolve.as_view(), name="order-resolve"),
+    # operators
+    path("api/reports/<str:public_id>/dispatch/", views.ReportDispatch.as_view(), name="report-dispatch"),
+    path("api/reports/<str:public_id>/reassign/", views.Reassign.as_view(), name="report-reassign"),
+    path("api/reports/<str:public_id>/cancel/", views.Cancel.as_view(), name="report-cancel"),
+    path("api/reports/<str:public_id>/refer/", views.Refer.as_view(), name="report-refer"),
+    path("api/reports/<str:public_id>/room/", views.ProposeRoom.as_view(), name="report-room"),
+    path("api/dispatch/queue/", views.Queue.as_view(), name="dispatch-queue"),
+    path("api/orders/", views.OrderList.as_view(), name="order-list"),
+    path("api/orders/<int:pk>/steps/", views.OrderSteps.as_view(), name="order-steps"),
+    path("api/room-holds/<int:pk>/confirm/", views.ConfirmRoom.as_view(), name="room-confirm"),
+    path("api/room-holds/<int:pk>/release/", views.ReleaseRoom.as_view(), name="room-release"),
+    # facility staff
+    path("api/facilities/", views.FacilityList.as_view(), name="facility-list"),
+    path("api/facilities/<int:pk>/rooms/", views.FacilityRooms.as_view(), name="facility-rooms"),
+    # statistics
+    path("api/stats/response-times/", views.ResponseTimes.as_view(), name="stats-response-times"),
+]

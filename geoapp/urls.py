@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("kecamatan_boundaries.urls")),
     path("", include("incidents.urls")),
     path("", include("tracking.urls")),
+    path("", include("dispatch.urls")),
     path("", include("planning.urls")),
     path("", include("console.urls")),
 ]
