@@ -1,7 +1,7 @@
 """API shapes (also what drf-spectacular documents)."""
 
 from rest_framework import serializers
-from rest_framework_gis.fields import GeometrySerializerMethodField
+from rest_framework_gis.fields import GeometryField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from .models import LatestPosition, Supervisor
@@ -42,7 +42,7 @@ def _latest(obj: Supervisor) -> LatestPosition | None:
 
 
 class SupervisorFeatureSerializer(GeoFeatureModelSerializer):
-    position = GeometrySerializerMethodField()
+    position = GeometryField(source="latest_position.point", read_only=True)  # null before the first fix
     opd = serializers.SlugRelatedField(slug_field="code", read_only=True)
     presence = serializers.SerializerMethodField()
     presence_reason = serializers.SerializerMethodField()
@@ -59,10 +59,6 @@ class SupervisorFeatureSerializer(GeoFeatureModelSerializer):
             "id", "name", "phone", "opd", "kecamatan_codes", "geofences", "presence", "presence_reason",
             "last_fix_at", "last_fix_age_s", "current_kecamatan", "accuracy_m",
         ]  # fmt: skip
-
-    def get_position(self, obj):
-        lp = _latest(obj)
-        return lp.point if lp else None
 
     def _p(self, obj):
         return self.context["presence"][obj.pk]

@@ -1,6 +1,5 @@
 """Real HTTP against a live test server: the main flows and the fleet simulator."""
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -41,7 +40,7 @@ def test_protocols_over_http_with_signals_after_commit(live_city, django_user_mo
         ping = {"time": (t + timedelta(seconds=10)).isoformat(), "lat": CIPONDOH[1], "lon": CIPONDOH[0]}
         r = requests.post(
             f"{base}/api/tracking/pings/",
-            data=json.dumps({"pings": [ping]}),
+            json={"pings": [ping]},
             headers={"Authorization": f"Bearer {sup.token}", "X-Device-Id": sup.device.device_id},
             timeout=10,
         )
