@@ -3,19 +3,22 @@
 from datetime import time, timedelta
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from dispatch import dispatcher
-from dispatch.models import Decision, Order
-from incidents.models import Status
+from dispatch.models import Decision, DispatchState, Order
+from incidents.models import Report, Status
 from tests.dispatch.conftest import (
     CIPONDOH,
     TANGERANG,
     border_pair,
+    interior,
     ping,
     report_at,
     supervisor_at,
 )
+from tests.tracking.conftest import make_supervisor
 
 pytestmark = pytest.mark.django_db
 
@@ -56,3 +59,70 @@ def test_nearest_in_kecamatan_on_duty_right_opd_wins_over_every_nearer_one(refda
     assert order.supervisor_id == winner.pk and order.state == "offered"
     report.refresh_from_db()
     assert report.status == Status.DISPATCHED and report.dispatched_at is not None
+
+
+def inside(city, depth_m):
+    return border_pair(city, CIPONDOH, TANGERANG, depth_m=depth_m)[1]
+
+
+@override_settings(DISPATCH_MAX_OPEN_ORDERS=1)
+def test_cap_sends_the_next_report_to_the_next_supervisor(refdata, city):
+    near = supervisor_at(inside(city, 350))
+    far = supervisor_at(inside(city, 950))
+    first = dispatcher.dispatch(report_at(inside(city, 300)), trigger="test")
+    second_report = report_at(inside(city, 320))
+    second = dispatcher.dispatch(second_report, trigger="test")
+    assert first.chosen_id == near.pk
+    assert second.chosen_id == far.pk
+    assert by_id(second)[near.pk]["excluded"].startswith("at the cap")
+
+
+@override_settings(DISPATCH_TIE_TOLERANCE_M=100)
+def test_tie_goes_to_the_lighter_workload(refdata, city):
+    busy = supervisor_at(inside(city, 360))
+    light = supervisor_at(inside(city, 400))  # 40 m farther: within the tie tolerance
+    dispatcher.offer_to(report_at(inside(city, 900)), busy.pk, actor="op")
+    decision = dispatcher.dispatch(report_at(inside(city, 300)), trigger="test")
+    assert decision.chosen_id == light.pk
+    assert by_id(decision)[busy.pk]["workload"] == 1
+
+
+def test_no_candidate_waits_with_reason_and_suggestions_then_dispatches_when_one_comes_on_duty(
+    refdata, city, django_capture_on_commit_callbacks
+):
+    report_pt = inside(city, 300)
+    neighbour = supervisor_at(border_pair(city, CIPONDOH, TANGERANG, depth_m=200)[2], kecamatan=(TANGERANG,))
+    with django_capture_on_commit_callbacks(execute=True):
+        report = report_at(report_pt)  # routed -> the dispatcher runs on its own
+    report.refresh_from_db()
+    assert report.status == Status.AWAITING_SUPERVISOR
+    state = DispatchState.objects.get(report=report)
+    assert state.queue == "awaiting" and "no DBMSDA supervisor is in kecamatan" in state.reason
+    assert [s["supervisor_id"] for s in state.suggestions] == [neighbour.pk]
+    assert "another kecamatan" in state.suggestions[0]["outside_rule"]
+    assert report.events.filter(to_status=Status.AWAITING_SUPERVISOR).exists()
+
+    # a fitting supervisor (assigned to Cipondoh) switches the phone on inside Cipondoh
+    sup = make_supervisor(name="Datang", opd="dbmsda", kecamatan=(CIPONDOH,))
+    with django_capture_on_commit_callbacks(execute=True):
+        ping(sup, inside(city, 800))
+    report.refresh_from_db()
+    assert report.status == Status.DISPATCHED
+    order = Order.objects.get(report=report)
+    assert order.supervisor_id == sup.pk
+    assert Decision.objects.filter(report=report, trigger="on_duty", outcome="offered").exists()
+
+
+def test_opd_without_field_supervisors_is_notified_not_dispatched(refdata, city):
+    decision = dispatcher.dispatch(report_at(interior(city, CIPONDOH), category="kamar-bersalin"), trigger="test")
+    assert decision.outcome == Decision.Outcome.NOT_DISPATCHED and "Dinkes" in decision.reason
+
+
+def test_sweep_catches_a_routed_report_whose_signal_was_missed(refdata, city):
+    from dispatch.receivers import sweep_awaiting
+
+    sup = supervisor_at(inside(city, 500))
+    report = report_at(inside(city, 300))  # no on_commit: the routed signal never ran
+    Report.objects.filter(pk=report.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
+    assert sweep_awaiting()["routed_caught_up"] == 1
+    assert Order.objects.get(report=report).supervisor_id == sup.pk
