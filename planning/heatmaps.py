@@ -26,6 +26,7 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.db import connection
 from django.templatetags.static import static
+from django.utils import timezone
 from pyproj import Transformer
 
 from . import settings as app_settings
@@ -448,7 +449,7 @@ def interactive_map(
             "weight": 0.4,
             "fillOpacity": 0.6,
         },
-        tooltip=folium.GeoJsonTooltip(fields=["reports", "per_km2"], aliases=["Laporan", "Per km²"]),
+        tooltip=folium.GeoJsonTooltip(fields=["reports", "per_km2"], aliases=["Laporan", "Per km²"]) if cells else None,
     ).add_to(fmap)
 
     folium.LayerControl(collapsed=False).add_to(fmap)
@@ -486,7 +487,7 @@ def static_map(stats: Stats, cells: list[GridCell], grid: GridSpec, *, metric: s
         crs=settings.STORAGE_SRID,
     ).to_crs(settings.METRIC_SRID)
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(16, 8.5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(16, 8), layout="constrained")
     fig.suptitle(f"Laporan warga Kota Tangerang · {stats.filters.describe()}", fontsize=13)
     if len(areas):
         areas.plot(ax=left, color=areas["colour"], edgecolor="#444", linewidth=0.8)
@@ -519,12 +520,19 @@ def static_map(stats: Stats, cells: list[GridCell], grid: GridSpec, *, metric: s
     else:
         right.text(0.5, 0.5, "tidak ada laporan / no reports", transform=right.transAxes, ha="center")
     right.set_title(f"Kepadatan titik ({grid.describe()})", fontsize=10)
+    if len(areas):  # both panels show the city (a stray report far outside does not zoom out the map)
+        x0, y0, x1, y1 = areas.total_bounds
+        pad = 0.03 * max(x1 - x0, y1 - y0)
+        for ax in (left, right):
+            ax.set_xlim(x0 - pad, x1 + pad)
+            ax.set_ylim(y0 - pad, y1 + pad)
 
     total = stats.city["reports"]
     fig.text(
         0.01,
         0.01,
-        f"{total:,} laporan · grid dihitung di PostGIS (UTM 48S) · dibuat {stats.generated_at:%Y-%m-%d %H:%M} UTC",
+        f"{total:,} laporan · grid dihitung di PostGIS (UTM 48S) · "
+        f"dibuat {timezone.localtime(stats.generated_at):%Y-%m-%d %H:%M} WIB",
         fontsize=8,
         color="#555",
     )
@@ -532,6 +540,6 @@ def static_map(stats: Stats, cells: list[GridCell], grid: GridSpec, *, metric: s
         ax.set_axis_off()
         ax.set_aspect("equal")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=app_settings.png_dpi(), bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=app_settings.png_dpi())
     plt.close(fig)
     return buf.getvalue()
