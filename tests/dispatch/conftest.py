@@ -16,6 +16,7 @@ from django.contrib.gis.geos import Point
 from django.core.cache import cache
 from django.utils import timezone
 from pyproj import Transformer
+from rest_framework.test import APIClient
 
 from tests.tracking.conftest import make_supervisor
 
@@ -122,3 +123,14 @@ def _isolate(tmp_path, settings):
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def operator_client(refdata):
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user("op-disp", password="pw-op-disp")
+    user.groups.add(Group.objects.get(name="operator"))
+    c = APIClient()
+    c.force_authenticate(user)
+    return c
