@@ -134,3 +134,25 @@ def operator_client(refdata):
     c = APIClient()
     c.force_authenticate(user)
     return c
+
+
+@pytest.fixture
+def quiet():
+    """No automatic dispatch while the scene is set up (transactional tests run on_commit at once)."""
+    from incidents.signals import report_routed
+    from tracking.signals import position_updated, presence_changed
+
+    pairs = [
+        (report_routed, "dispatch_on_routed"),
+        (position_updated, "dispatch_on_position"),
+        (presence_changed, "dispatch_on_presence"),
+    ]
+    saved = []
+    for sig, uid in pairs:
+        found = [r for r in sig.receivers if r[0][0] == uid]
+        saved.append((sig, found))
+        sig.disconnect(dispatch_uid=uid)
+    yield
+    for sig, found in saved:
+        sig.receivers.extend(found)
+        sig.sender_receivers_cache.clear()
