@@ -71,17 +71,40 @@ class IngestResult:
 
 
 # --- filter ---------------------------------------------------------------------------------------
-def _basic_filters(fix: Fix, now: datetime, oldest: datetime) -> str | None:
+@dataclass(frozen=True)
+class FilterConfig:
+    """The filter settings, read once per request (not once per fix)."""
+
+    invalid: bool
+    zero: bool
+    future_after: datetime | None
+    oldest: datetime
+    max_accuracy: float | None
+    keep_mock_flag: bool
+
+    @classmethod
+    def load(cls, now: datetime) -> FilterConfig:
+        return cls(
+            invalid=ts.filter_invalid(),
+            zero=ts.filter_zero(),
+            future_after=now + timedelta(seconds=ts.clock_skew_s()) if ts.filter_future() else None,
+            oldest=partitions.oldest_accepted(now),
+            max_accuracy=ts.max_accuracy_m() if ts.filter_accuracy() else None,
+            keep_mock_flag=ts.filter_mock(),
+        )
+
+
+def _basic_filters(fix: Fix, cfg: FilterConfig) -> str | None:
     """The per-fix predicates, in Traccar's order; each switched by a setting."""
-    if ts.filter_invalid() and not (-90 <= fix.lat <= 90 and -180 <= fix.lon <= 180):
+    if cfg.invalid and not (-90 <= fix.lat <= 90 and -180 <= fix.lon <= 180):
         return INVALID
-    if ts.filter_zero() and fix.lat == 0 and fix.lon == 0:
+    if cfg.zero and fix.lat == 0 and fix.lon == 0:
         return ZERO
-    if ts.filter_future() and fix.time > now + timedelta(seconds=ts.clock_skew_s()):
+    if cfg.future_after is not None and fix.time > cfg.future_after:
         return FUTURE
-    if fix.time < oldest:  # always: there is no partition to hold it
+    if fix.time < cfg.oldest:  # always: there is no partition to hold it
         return TOO_OLD
-    if ts.filter_accuracy() and fix.accuracy is not None and fix.accuracy > ts.max_accuracy_m():
+    if cfg.max_accuracy is not None and fix.accuracy is not None and fix.accuracy > cfg.max_accuracy:
         return ACCURACY
     return None
 
@@ -202,9 +225,9 @@ def _advance_latest(supervisor: Supervisor, device: Device, fixes: list[Fix], re
             lp.save(update_fields=["last_mock_at"])
         return
     window = ts.presence_window_s()
+    exit_pings, exit_dwell = ts.area_exit_pings(), ts.area_exit_dwell_s()
     events: list[TrackingEvent] = []
     for f in real:
-        point = Point(f.lon, f.lat, srid=4326)
         had_track = lp is not None
         fresh = had_track and (f.time - lp.device_time).total_seconds() <= window
         prev_kec = lp.kecamatan_code if had_track else ""
@@ -212,14 +235,14 @@ def _advance_latest(supervisor: Supervisor, device: Device, fixes: list[Fix], re
         kec = f.kecamatan_code or ""
         if kec != prev_kec:
             if prev_kec:
-                events.append(_event(supervisor, EventKind.LEAVE_KECAMATAN, f, point, kecamatan_code=prev_kec))
+                events.append(_event(supervisor, EventKind.LEAVE_KECAMATAN, f, kecamatan_code=prev_kec))
             if kec:
-                events.append(_event(supervisor, EventKind.ENTER_KECAMATAN, f, point, kecamatan_code=kec))
+                events.append(_event(supervisor, EventKind.ENTER_KECAMATAN, f, kecamatan_code=kec))
         now_gf = set(f.geofence_ids)
         for gid in sorted(prev_gf - now_gf):
-            events.append(_event(supervisor, EventKind.LEAVE_GEOFENCE, f, point, geofence_id=gid))
+            events.append(_event(supervisor, EventKind.LEAVE_GEOFENCE, f, geofence_id=gid))
         for gid in sorted(now_gf - prev_gf):
-            events.append(_event(supervisor, EventKind.ENTER_GEOFENCE, f, point, geofence_id=gid))
+            events.append(_event(supervisor, EventKind.ENTER_GEOFENCE, f, geofence_id=gid))
         if not had_track:
             lp = LatestPosition(supervisor=supervisor)
         if f.in_area:
@@ -235,11 +258,10 @@ def _advance_latest(supervisor: Supervisor, device: Device, fixes: list[Fix], re
             lp.area_confirmed_out = (
                 not fresh
                 or (continuing and lp.area_confirmed_out)
-                or lp.outside_count >= ts.area_exit_pings()
-                or (f.time - lp.outside_since).total_seconds() >= ts.area_exit_dwell_s()
+                or lp.outside_count >= exit_pings
+                or (f.time - lp.outside_since).total_seconds() >= exit_dwell
             )
         lp.device = device
-        lp.point = point
         lp.device_time = f.time
         lp.received_at = received_at
         lp.accuracy, lp.speed, lp.heading, lp.battery = f.accuracy, f.speed, f.heading, f.battery
@@ -247,6 +269,7 @@ def _advance_latest(supervisor: Supervisor, device: Device, fixes: list[Fix], re
         lp.kecamatan_code = kec
         lp.geofence_ids = sorted(now_gf)
         lp.in_area = f.in_area
+    lp.point = Point(real[-1].lon, real[-1].lat, srid=4326)  # one GEOS object, not one per fix
     if newer_mock:
         lp.last_mock_at = max(newer_mock)
     lp.save()
@@ -259,7 +282,8 @@ def _advance_latest(supervisor: Supervisor, device: Device, fixes: list[Fix], re
     )
 
 
-def _event(supervisor: Supervisor, kind: str, fix: Fix, point, **extra) -> TrackingEvent:
+def _event(supervisor: Supervisor, kind: str, fix: Fix, **extra) -> TrackingEvent:
+    point = Point(fix.lon, fix.lat, srid=4326)
     return TrackingEvent(supervisor=supervisor, kind=kind, time=fix.time, point=point, **extra)
 
 
@@ -273,14 +297,14 @@ def ingest(
     fixes: list[Fix] = []
     for item in items:
         (result.rejected if isinstance(item, Problem) else fixes).append(item)
-    oldest = partitions.oldest_accepted(now)
+    cfg = FilterConfig.load(now)
     kept: list[Fix] = []
     for fix in fixes:
-        reason = _basic_filters(fix, now, oldest)
+        reason = _basic_filters(fix, cfg)
         if reason:
             result.dropped.append(Problem(fix.index, reason))
         else:
-            if not ts.filter_mock():
+            if not cfg.keep_mock_flag:
                 fix.mock = False
             kept.append(fix)
     kept.sort(key=lambda f: (f.time, f.index))
