@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -27,6 +28,9 @@ from django.utils import timezone
 from .filters import PlanningError, ReportFilter
 from .heatmaps import GridCell, GridSpec, check_metric, density_grid, interactive_map, static_map
 from .stats import METRICS, Stats, area_geometries, compute
+
+# pyogrio logs "Created N records" at INFO for every layer it writes; that is noise in a command's output.
+logging.getLogger("pyogrio._io").setLevel(logging.WARNING)
 
 FORMATS = {
     "html": ("text/html; charset=utf-8", "html"),

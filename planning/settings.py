@@ -46,3 +46,17 @@ def png_dpi() -> int:
 
 def timezone_name() -> str:
     return _get("TIME_ZONE", "Asia/Jakarta")  # hours and weekdays are counted in this zone (WIB)
+
+
+def login_url() -> str:
+    """Where the planners' page sends a signed-out visitor: PLANNING_LOGIN_URL, else the console's login
+    (open to every role; the admin login only admits staff), else LOGIN_URL."""
+    explicit = _get("PLANNING_LOGIN_URL", "")
+    if explicit:
+        return explicit
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        return reverse("console:login")
+    except NoReverseMatch:
+        return dj.LOGIN_URL

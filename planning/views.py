@@ -20,6 +20,7 @@ from incidents.models import OPD, Category, Channel, Status
 from kecamatan_boundaries.models import Kecamatan
 
 from . import exports
+from . import settings as app_settings
 from .filters import PlanningError, parse_filters
 from .heatmaps import GRID_KINDS, METRIC_LABELS, density_grid, interactive_map, parse_grid
 from .serializers import PlanningStatsSerializer
@@ -41,7 +42,7 @@ class IsPlanner(BasePermission):
 def _planner_page(view):
     def wrapped(request: HttpRequest, *args, **kwargs):
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
+            return redirect_to_login(request.get_full_path(), app_settings.login_url())
         if not is_planner(request.user):
             raise PermissionDenied("Only planners and staff may open the planning page.")
         return view(request, *args, **kwargs)
