@@ -228,12 +228,15 @@ class OperatorReportFeatureSerializer(ReportFeatureSerializer):
 
 
 class PublicEventSerializer(serializers.ModelSerializer):
+    from_status = serializers.CharField(help_text="a report status, or empty")
+    to_status = serializers.CharField(help_text="a report status, or empty")
+
     class Meta:
         model = ReportEvent
         fields = ["at", "kind", "from_status", "to_status", "note"]
 
 
-class OperatorEventSerializer(serializers.ModelSerializer):
+class OperatorEventSerializer(PublicEventSerializer):
     class Meta:
         model = ReportEvent
         fields = ["at", "kind", "from_status", "to_status", "note", "actor_label", "public", "data"]
