@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "geoapp.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "geoapp.urls"
@@ -109,6 +110,7 @@ else:
             "CONN_MAX_AGE": 60,
         }
     }
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # reconnect cleanly after a database restart
 # Parallel test runs (helpers, CI shards) can each name their own test database.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("GEOAPP_TEST_DB", "test_geoapp")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
