@@ -166,7 +166,16 @@ class SupervisorList(APIView):
             OpenApiParameter("kecamatan", str, description="assigned to, or now in, this kecamatan code"),
             OpenApiParameter("presence", str, enum=[s.value for s in presence.State]),
         ],
-        responses={200: SupervisorFeatureSerializer(many=True)},
+        # The feature's geometry is the latest position (not a model field), which drf-spectacular's
+        # GeoJSON extension cannot map; the shape is described here instead.
+        responses={
+            200: OpenApiResponse(
+                response=OpenApiTypes.OBJECT,
+                description="GeoJSON FeatureCollection: one Point feature per supervisor (geometry null before "
+                "the first fix) with id, name, phone (operators only), opd, kecamatan_codes, geofences, presence, "
+                "presence_reason, last_fix_at, last_fix_age_s, current_kecamatan, accuracy_m",
+            )
+        },
     )
     def get(self, request):
         qs = Supervisor.objects.active().select_related("opd", "latest_position").prefetch_related("geofences")
