@@ -167,20 +167,13 @@ def _cells(rows: list[tuple[int, int, int]], grid: GridSpec) -> list[GridCell]:
         centres.append((cx, cy))
         keys.append(f"{grid.kind}:{a}:{b}")
         counts.append(int(n))
-    polygons = shapely.transform(polygons, lambda xy: _transform(to_wgs84, xy))
+    polygons = shapely.transform(polygons, to_wgs84.transform, interleaved=False)
     lons, lats = to_wgs84.transform([c[0] for c in centres], [c[1] for c in centres])
     area = grid.cell_area_km2
     return [
         GridCell(key, float(lon), float(lat), n, round(n / area, 3), poly)
         for key, lon, lat, n, poly in zip(keys, lons, lats, counts, polygons, strict=True)
     ]
-
-
-def _transform(transformer: Transformer, xy):
-    import numpy as np
-
-    x, y = transformer.transform(xy[:, 0], xy[:, 1])
-    return np.column_stack([x, y])
 
 
 # --- colour classes ---------------------------------------------------------------------------
