@@ -86,23 +86,25 @@ class Candidate:
 # --- the spatial queries ------------------------------------------------------------------------
 _NEAREST_SQL = """
 SELECT lp.supervisor_id,
-       ST_Distance(lp.point::geography, r.pt::geography) AS distance_m,
-       ST_Covers(k.geom, lp.point) AS inside
+       ST_Distance(lp.point::geography, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography) AS distance_m
 FROM tracking_latestposition lp
 JOIN tracking_supervisor s ON s.id = lp.supervisor_id
-CROSS JOIN (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS pt) r
-CROSS JOIN (SELECT geom FROM {kec} WHERE id = %(kec_id)s) k
 WHERE s.opd_id = %(opd)s AND s.active AND {where}
-ORDER BY lp.point <-> r.pt
+ORDER BY lp.point <-> ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)
 LIMIT %(limit)s
 """
+# Inside: the bbox test (&&) is an index condition of the same GiST scan that yields the KNN
+# order, so only supervisors in the kecamatan's bounding box are visited; ST_Covers is exact.
+_INSIDE = "lp.point && ({kec}) AND ST_Covers(({kec}), lp.point)"
+_OUTSIDE = "NOT ST_Covers(({kec}), lp.point)"
+_KEC_GEOM = "SELECT geom FROM {table} WHERE id = %(kec_id)s"
 
 
 def nearest_positions(report: Report, kecamatan: Kecamatan, *, inside: bool, limit: int) -> list[tuple[int, float]]:
     """(supervisor id, geodesic metres) of the OPD's supervisors nearest the report, inside or outside
     the kecamatan: KNN order on the GiST index, then re-sorted by the exact distance."""
-    where = "ST_Covers(k.geom, lp.point)" if inside else "NOT ST_Covers(k.geom, lp.point)"
-    sql = _NEAREST_SQL.format(kec=Kecamatan._meta.db_table, where=where)
+    kec = _KEC_GEOM.format(table=Kecamatan._meta.db_table)
+    sql = _NEAREST_SQL.format(where=(_INSIDE if inside else _OUTSIDE).format(kec=kec))
     with connection.cursor() as cur:
         cur.execute(
             sql,
@@ -115,7 +117,7 @@ def nearest_positions(report: Report, kecamatan: Kecamatan, *, inside: bool, lim
             },
         )
         rows = cur.fetchall()
-    return sorted(((sid, float(dist)) for sid, dist, _ in rows), key=lambda r: (r[1], r[0]))
+    return sorted(((sid, float(dist)) for sid, dist in rows), key=lambda r: (r[1], r[0]))
 
 
 def current_kecamatan(report: Report) -> Kecamatan | None:
