@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.db import InterfaceError, OperationalError, connection
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -50,8 +51,23 @@ ERRORS = {
     401: OpenApiResponse(description="not signed in / wrong device token"),
     403: OpenApiResponse(description="not allowed (e.g. another supervisor's order)"),
     409: OpenApiResponse(description="conflict: the order or report changed state, or a stale version"),
+    503: OpenApiResponse(description="database unreachable (e.g. restarting): retry after Retry-After seconds"),
 }
 DEVICE_AUTH = [DeviceTokenAuthentication, SessionAuthentication, BasicAuthentication]
+
+
+class DispatchAPIView(APIView):
+    """A lost database connection (a restart) answers 503 with Retry-After, not a 500; the next request reconnects."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            connection.close()
+            return Response(
+                {"detail": "The database is not reachable right now; retry in a few seconds."},
+                status=503,
+                headers={"Retry-After": "2"},
+            )
+        return super().handle_exception(exc)
 
 
 def _orders_qs():
@@ -61,7 +77,7 @@ def _orders_qs():
 
 
 # --- the supervisor's phone ------------------------------------------------------------------------------
-class MyOrders(APIView):
+class MyOrders(DispatchAPIView):
     authentication_classes = DEVICE_AUTH
     permission_classes = [IsSupervisor]
 
@@ -83,7 +99,7 @@ class MyOrders(APIView):
         return Response(OrderSerializer(qs.order_by("-offered_at")[:200], many=True).data)
 
 
-class _OrderAction(APIView):
+class _OrderAction(DispatchAPIView):
     authentication_classes = DEVICE_AUTH
     permission_classes = [IsSupervisor]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
@@ -217,7 +233,7 @@ DISPATCH_VIEW = inline_serializer(
 )
 
 
-class ReportDispatch(APIView):
+class ReportDispatch(DispatchAPIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
@@ -247,7 +263,7 @@ class ReportDispatch(APIView):
         return Response(dispatch_view(report))
 
 
-class Reassign(APIView):
+class Reassign(DispatchAPIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
@@ -272,7 +288,7 @@ class Reassign(APIView):
         return Response(dispatch_view(report))
 
 
-class Cancel(APIView):
+class Cancel(DispatchAPIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
@@ -291,7 +307,7 @@ class Cancel(APIView):
         return Response(dispatch_view(report))
 
 
-class Refer(APIView):
+class Refer(DispatchAPIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
@@ -316,7 +332,7 @@ class Refer(APIView):
         return Response(dispatch_view(report))
 
 
-class Queue(APIView):
+class Queue(DispatchAPIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
@@ -356,7 +372,7 @@ class Queue(APIView):
         return Response({"count": len(out), "results": out})
 
 
-class OrderList(APIView):
+class OrderList(DispatchAPIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
@@ -383,7 +399,7 @@ class OrderList(APIView):
         return Response(OrderSerializer(qs[:500], many=True).data)
 
 
-class OrderSteps(APIView):
+class OrderSteps(DispatchAPIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
@@ -395,7 +411,7 @@ class OrderSteps(APIView):
 
 
 # --- maternity rooms ------------------------------------------------------------------------------------------
-class ProposeRoom(APIView):
+class ProposeRoom(DispatchAPIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
@@ -409,7 +425,7 @@ class ProposeRoom(APIView):
         return Response(RoomHoldSerializer(hold).data)
 
 
-class ConfirmRoom(APIView):
+class ConfirmRoom(DispatchAPIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
@@ -422,7 +438,7 @@ class ConfirmRoom(APIView):
         return Response(RoomHoldSerializer(maternity.confirm(pk, actor=actor_name(request))).data)
 
 
-class ReleaseRoom(APIView):
+class ReleaseRoom(DispatchAPIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
@@ -438,7 +454,7 @@ class ReleaseRoom(APIView):
         return Response(RoomHoldSerializer(hold).data)
 
 
-class FacilityList(APIView):
+class FacilityList(DispatchAPIView):
     @extend_schema(
         tags=["dispatch: maternity"],
         summary="Hospitals and health centres with their free maternity rooms (GeoJSON)",
@@ -450,7 +466,7 @@ class FacilityList(APIView):
         return Response(FacilitySerializer(Facility.objects.filter(active=True), many=True).data)
 
 
-class FacilityRooms(APIView):
+class FacilityRooms(DispatchAPIView):
     @extend_schema(
         tags=["dispatch: maternity"],
         summary="Facility staff: set how many maternity rooms are free now",
@@ -486,7 +502,7 @@ def _when(value: str | None, default: datetime, name: str) -> datetime:
     return timezone.make_aware(dt) if timezone.is_naive(dt) else dt
 
 
-class ResponseTimes(APIView):
+class ResponseTimes(DispatchAPIView):
     permission_classes = [CanSeeStats]
 
     @extend_schema(

@@ -84,3 +84,52 @@ def test_worker_killed_mid_escalation_then_restarted_fires_the_timer_once(transa
     assert job.state == "done" and job.attempts == 1
     assert Order.objects.open().get(report=report).supervisor_id == second.pk
     assert Order.objects.filter(report=report).count() == 2
+
+
+def test_database_connection_lost_fails_cleanly_and_a_retry_works(transactional_db):
+    """As after a database restart: the server-side session is gone under a kept connection."""
+    import psycopg
+    from rest_framework.test import APIClient
+
+    from tests.tracking.conftest import make_supervisor
+
+    ensure_city()
+    sup = make_supervisor(name="Restart", opd="dbmsda")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {sup.token}", HTTP_X_DEVICE_ID=sup.device.device_id)
+    assert client.get("/api/my/orders/").status_code == 200
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    db = connection.settings_dict
+    with psycopg.connect(host=db["HOST"], user=db["USER"], dbname=db["NAME"], autocommit=True) as killer:
+        killer.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    failed = client.get("/api/my/orders/")
+    assert failed.status_code == 503 and failed.headers["Retry-After"] == "2"
+    assert "retry" in failed.json()["detail"]
+    assert client.get("/api/my/orders/").status_code == 200  # the retry reconnects
+
+
+def test_worker_survives_a_lost_connection_and_runs_the_due_timer(transactional_db):
+    import psycopg
+    from django.core.management import call_command
+
+    from dispatch import jobs
+
+    ran = []
+    jobs.HANDLERS["test_touch"] = lambda payload: ran.append(payload["n"]) or {"ok": True}
+    try:
+        job = jobs.schedule("test_touch", timezone.now() - timedelta(seconds=1), {"n": 7}, key="touch")
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            pid = cur.fetchone()[0]
+        db = connection.settings_dict
+        with psycopg.connect(host=db["HOST"], user=db["USER"], dbname=db["NAME"], autocommit=True) as killer:
+            killer.execute("SELECT pg_terminate_backend(%s)", [pid])
+        call_command("run_worker", "--once", "--no-sweep", "--poll", "0")
+    finally:
+        jobs.HANDLERS.pop("test_touch")
+    assert ran == [7]
+    job.refresh_from_db()
+    assert job.state == "done"
