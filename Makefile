@@ -7,6 +7,7 @@ STAMP := $(VENV)/.requirements-installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
+.PHONY: messages
 .PHONY: run test setup system venv db migrate bootstrap assets lint format bench bench-lookup stop-db worker clean-db
 
 run: setup bootstrap ## serve the app with the real Kota Tangerang data on http://127.0.0.1:8000
@@ -16,7 +17,10 @@ run: setup bootstrap ## serve the app with the real Kota Tangerang data on http:
 test: setup ## the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-setup: system venv assets db migrate
+setup: system venv assets db migrate messages
+
+messages: venv ## compile the translation files in locale/ (Bahasa Indonesia, English)
+	@$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules --ignore=var -v 0
 
 system:
 	@bash scripts/ensure_system.sh

@@ -23,7 +23,7 @@ from incidents.models import Report, Status
 from . import orders
 
 WIB = ZoneInfo("Asia/Jakarta")
-ACTIONS = ("dispatch", "reassign", "recategorise", "merge", "refer", "reject", "resolve", "note")
+ACTIONS = ("dispatch", "reassign", "cancel", "recategorise", "merge", "refer", "reject", "resolve", "note")
 
 
 class StaleReport(DomainError):
@@ -63,7 +63,7 @@ def perform(report: Report, action: str, params: dict, *, actor, version: str) -
         raise ActionError(_("Unknown action %(a)s.") % {"a": action}, field="action")
     note = str(params.get("note") or "")[:2000]
     with transaction.atomic():
-        locked = Report.objects.select_for_update().select_related("opd", "kecamatan").get(pk=report.pk)
+        locked = Report.objects.select_for_update(of=("self",)).select_related("opd", "kecamatan").get(pk=report.pk)
         _check_version(locked, version)
         if action in ("dispatch", "reassign"):
             sid = params.get("supervisor")
@@ -71,7 +71,19 @@ def perform(report: Report, action: str, params: dict, *, actor, version: str) -
                 raise ActionError(_("Choose a supervisor."), field="supervisor")
             if action == "reassign" and not note.strip():
                 raise ActionError(_("Give the reason for the re-assignment."), field="note")
-            return orders.dispatch(locked, int(sid), actor=actor, note=note)
+            orders.dispatch(locked, int(sid), actor=actor, note=note)
+            return locked
+        if action == "cancel":
+            if not note.strip():
+                raise ActionError(_("Give the reason for cancelling the order."), field="note")
+            orders.cancel(locked, actor=actor, note=note)
+            return locked
+        holder = orders.open_order(locked)
+        if holder is not None and action in ("merge", "reject", "resolve"):
+            raise StaleReport(
+                _("%(id)s is with %(name)s now; cancel the order first, or let the supervisor resolve it.")
+                % {"id": locked.public_id, "name": holder.supervisor.name}
+            )
         if action == "recategorise":
             category = resolve_category(params.get("category"))
             return lifecycle.recategorise(locked, category, actor=actor, note=note)
@@ -84,8 +96,8 @@ def perform(report: Report, action: str, params: dict, *, actor, version: str) -
             to = str(params.get("referred_to") or "").strip()[:255]
             if not to:
                 raise ActionError(_("Say where the report is referred to."), field="referred_to")
-            Report.objects.filter(pk=locked.pk).update(referred_to=to)
-            return lifecycle.change_status(locked, Status.REFERRED, actor=actor, note=note or to, data={"to": to})
+            orders.refer(locked, actor=actor, to=to, note=note)
+            return locked
         if action == "reject":
             if not note.strip():
                 raise ActionError(_("Give the reason for rejecting."), field="note")

@@ -33,13 +33,17 @@ def is_overdue(report: Report, now=None) -> bool:
 
 
 def escalated_ids(report_ids) -> set[int]:
-    """Open reports a supervisor declined (or that came back) and that nobody holds now."""
-    ids = set(
-        ReportEvent.objects.filter(report_id__in=list(report_ids))
-        .filter(Q(data__has_key="declined") | Q(to_status=Status.REOPENED) | Q(data__has_key="escalated"))
-        .values_list("report_id", flat=True)
+    """Open reports whose offer expired or was declined (dispatch escalated them), or that were reopened."""
+    from dispatch.models import DispatchState
+
+    ids = list(report_ids)
+    escalated = set(
+        DispatchState.objects.filter(report_id__in=ids, escalations__gt=0).values_list("report_id", flat=True)
     )
-    return ids
+    reopened = set(
+        ReportEvent.objects.filter(report_id__in=ids, to_status=Status.REOPENED).values_list("report_id", flat=True)
+    )
+    return escalated | reopened
 
 
 def report_feature(report: Report, *, escalated: bool = False, now=None) -> dict:

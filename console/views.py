@@ -301,6 +301,7 @@ class TodayView(APIView):
 def report_detail(request, report: Report) -> dict:
     data = OperatorReportFeatureSerializer(report, context={"request": request}).data
     props = data["properties"]
+    props["public_id"] = report.public_id
     props["timeline"] = OperatorEventSerializer(report.events.all(), many=True).data
     links = DuplicateLink.objects.filter(report=report).select_related("original", "original__category")
     props["likely_duplicates"] = [
@@ -313,11 +314,14 @@ def report_detail(request, report: Report) -> dict:
         }
         for d in links
     ]
-    props["candidates"] = [c.as_dict() for c in orders.candidates(report)] if report.is_open else []
+    props["candidates"] = orders.candidates(report) if report.is_open else []
+    props["dispatch"] = orders.queue_state(report)
     cams = Camera.objects.active().select_related("opd").within_metres(report.location, cs.cctv_radius_m())
     props["cameras"] = [_camera(c) for c in cams]
     props["allowed_next"] = lifecycle.allowed_next(report.status)
-    props["holder"] = orders.holder_of(report)
+    holder = orders.open_order(report)
+    props["holder"] = holder.supervisor_id if holder else None
+    props["holder_name"] = holder.supervisor.name if holder else None
     props["step"] = orders.step_of(report)
     props["version"] = actions.version_of(report)
     props["referred_to"] = report.referred_to
@@ -370,13 +374,15 @@ class ReportActionView(APIView):
 
 
 # --- field app APIs ---------------------------------------------------------------------------------------
-def _order(report: Report) -> dict:
+def _order(order) -> dict:
+    report = order.report
     return {
         "id": report.public_id,
+        "order": order.pk,
+        "step": order.state,
         "category": report.category.name_id,
         "category_en": report.category.name_en,
         "status": report.status,
-        "step": orders.step_of(report),
         "priority": report.priority,
         "description": report.description,
         "address": report.address,
@@ -385,7 +391,8 @@ def _order(report: Report) -> dict:
         "lon": report.location.x,
         "lat": report.location.y,
         "created_at": report.created_at.isoformat(),
-        "dispatched_at": report.dispatched_at.isoformat() if report.dispatched_at else None,
+        "offered_at": order.offered_at.isoformat(),
+        "expires_at": order.expires_at.isoformat() if order.expires_at else None,
     }
 
 
@@ -482,5 +489,5 @@ class FieldOrderStepView(APIView):
         report = get_object_or_404(Report, public_id=public_id)
         note = str(request.data.get("note") or "")[:2000] if hasattr(request.data, "get") else ""
         photo = request.FILES.get("photo")
-        done = orders.field_step(report, request.supervisor, step, user=request.user, note=note, photo=photo)
+        done = orders.field_step(report, request.supervisor, step, note=note, photo=photo)
         return Response(_order(done))

@@ -4,7 +4,7 @@
 # Installs them when running as root with apt; otherwise prints the exact command to run.
 set -euo pipefail
 
-PKGS=(postgresql-15 postgresql-15-postgis-3 postgresql-contrib gdal-bin libgdal-dev libgeos-c1v5 libproj25 binutils chromium chromium-driver)
+PKGS=(postgresql-15 postgresql-15-postgis-3 postgresql-contrib gdal-bin libgdal-dev libgeos-c1v5 libproj25 binutils chromium chromium-driver gettext)
 
 missing=()
 for p in "${PKGS[@]}"; do

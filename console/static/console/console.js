@@ -120,8 +120,9 @@
         ? el("video", { src: m.url, controls: true, preload: "metadata" })
         : el("a", { href: m.url, target: "_blank", rel: "noopener" }, el("img", { src: m.thumbnail_url || m.url, alt: p.public_id }))))));
     }
-    const holder = p.holder ? (p.candidates.find((c) => c.supervisor_id === p.holder) || { name: "#" + p.holder }).name : t("none");
-    parts.push(el("p", {}, t("holder"), ": ", el("b", { "data-testid": "holder" }, holder)));
+    const holder = p.holder ? p.holder_name : t("none");
+    parts.push(el("p", {}, t("holder"), ": ", el("b", { "data-testid": "holder" }, holder), p.step ? ` (${t("step_" + p.step)})` : ""));
+    if (p.dispatch && p.dispatch.reason) parts.push(el("p", { class: "notice", "data-testid": "awaiting-reason" }, t("awaiting"), ": ", p.dispatch.reason));
     parts.push(section(t("candidates"), candidatesTable(p)));
     if (p.likely_duplicates.length) {
       parts.push(section(t("duplicates"), el("ul", {}, p.likely_duplicates.map((d) => el("li", {},
@@ -174,6 +175,7 @@
       const sel = el("select", { name: "category", "data-testid": "recategorise-select" }, REF.categories.map((c) => el("option", { value: c.code, selected: c.code === p.category }, c.name)));
       box.appendChild(el("div", {}, sel, btn("recategorise", t("recategorise"), () => ({ category: sel.value }))));
     }
+    if (p.holder) box.appendChild(btn("cancel", t("cancel_order")));
     box.appendChild(btn("note", t("add_note")));
     return box;
   }

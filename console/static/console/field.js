@@ -82,8 +82,8 @@
   // --- orders -----------------------------------------------------------------------------------
   const NEXT = {
     offered: ["acknowledge", "decline"],
-    acknowledged: ["en_route", "on_site"],
-    en_route: ["on_site"],
+    acknowledged: ["en_route", "on_site", "decline"],
+    en_route: ["on_site", "resolve"],
     on_site: ["resolve"],
   };
   async function loadOrders() {

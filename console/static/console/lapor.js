@@ -60,7 +60,7 @@
       });
       const body = await res.json().catch(() => ({}));
       if (!res.ok) { showErrors(body); return; }
-      const id = body.properties.public_id;
+      const id = body.id;
       const link = `/r/${encodeURIComponent(id)}`;
       const result = document.getElementById("result");
       result.replaceChildren(el("h2", {}, t("sent")), el("p", {}, el("b", { "data-testid": "public-id" }, id)),

@@ -1,0 +1,26 @@
+"""Helpers for running the ASGI app in a forked Daphne test server (tests/console, bench/bench_console.py)."""
+
+from __future__ import annotations
+
+
+def make_asgi_application():
+    """The project's ASGI app with static files served (module-level: picklable for multiprocessing)."""
+    from channels.routing import get_default_application
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    return ASGIStaticFilesHandler(get_default_application())
+
+
+def point_at_test_database() -> None:
+    """In the server process: use the test database pytest-django made (its TEST NAME)."""
+    import os
+
+    from django.conf import settings
+    from django.db import connections
+
+    if os.environ.get("CONSOLE_TEST_MEDIA_ROOT"):
+        settings.MEDIA_ROOT = os.environ["CONSOLE_TEST_MEDIA_ROOT"]
+
+    name = settings.DATABASES["default"]["TEST"]["NAME"]
+    settings.DATABASES["default"]["NAME"] = name
+    connections["default"].settings_dict["NAME"] = name
