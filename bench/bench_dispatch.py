@@ -86,6 +86,7 @@ def main() -> None:
     project_settings.DATABASES["default"]["NAME"] = BENCH_DB
     project_settings.DEBUG = False
     project_settings.ALLOWED_HOSTS = ["*"]
+    project_settings.INCIDENTS_ANON_RATE = "1000000/hour"  # the bench posts many reports from one client
     import django
 
     django.setup()

@@ -249,7 +249,7 @@ def resolve(
     return order
 
 
-def decline(order_id: int, supervisor: Supervisor, reason: str, *, position=None) -> Decision:
+def decline(order_id: int, supervisor: Supervisor, reason: str, *, position=None) -> Decision | None:
     """The supervisor cannot take it: the report goes straight to the next candidate."""
     if not reason.strip():
         raise OrderInputError("Say why you decline (e.g. 'ban bocor', 'sedang menangani banjir').", field="reason")
@@ -268,7 +268,7 @@ def _close(order: Order, state: str, kind: str, at: datetime, actor: str, reason
     jobs.cancel(f"offer-timeout:{order.pk}")
 
 
-def _escalate(order: Order, trigger: str, note: str, at: datetime) -> Decision:
+def _escalate(order: Order, trigger: str, note: str, at: datetime) -> Decision | None:
     """An offer ended without the job done: count the escalation, tell operators, offer to the next one."""
     st = DispatchState.objects.select_for_update().get_or_create(report=order.report)[0]
     st.escalations += 1
@@ -282,7 +282,11 @@ def _escalate(order: Order, trigger: str, note: str, at: datetime) -> Decision:
         public=False,
         data={"escalation": st.escalations, "order": order.pk, "trigger": trigger},
     )
-    return dispatch(order.report, trigger=trigger, at=at)
+    try:
+        with transaction.atomic():
+            return dispatch(order.report, trigger=trigger, at=at)
+    except DispatchError:  # the report was closed or taken meanwhile: nothing to offer
+        return None
 
 
 @jobs.handler("offer_timeout")
@@ -295,6 +299,8 @@ def expire_offer(payload: dict) -> dict:
     minutes = (at - order.offered_at).total_seconds() / 60
     _close(order, O.EXPIRED, StepKind.EXPIRED, at, "worker", f"tidak dijawab dalam {minutes:.0f} menit")
     decision = _escalate(order, "escalation", f"{order.supervisor.name} tidak menjawab dalam {minutes:.0f} menit", at)
+    if decision is None:
+        return {"expired": order.pk, "outcome": "not re-dispatched (report closed or already re-assigned)"}
     return {"expired": order.pk, "decision": decision.pk, "outcome": decision.outcome}
 
 

@@ -25,7 +25,7 @@ from incidents.models import Report
 
 from . import dispatcher, maternity, orders, stats
 from .auth import CanSeeStats, DeviceTokenAuthentication, IsOperator, IsSupervisor, actor_name
-from .models import OPEN_ORDER_STATES, Decision, Facility, Order
+from .models import OPEN_ORDER_STATES, Facility, Order
 from .serializers import (
     CancelSerializer,
     DecisionSerializer,
@@ -108,14 +108,8 @@ class _OrderAction(DispatchAPIView):
     def post(self, request, pk: int):
         body = self.body(data=request.data)
         body.is_valid(raise_exception=True)
-        result = self.act(request.supervisor, pk, body)
-        if isinstance(result, Decision):
-            order = Order.objects.get(pk=pk)
-        elif isinstance(result, Order):
-            order = result
-        else:
-            order = result.order
-        return Response(OrderSerializer(_orders_qs().get(pk=order.pk)).data)
+        self.act(request.supervisor, pk, body)
+        return Response(OrderSerializer(_orders_qs().get(pk=pk)).data)
 
     def act(self, sup, pk, body):
         raise NotImplementedError

@@ -139,20 +139,17 @@ def operator_client(refdata):
 @pytest.fixture
 def quiet():
     """No automatic dispatch while the scene is set up (transactional tests run on_commit at once)."""
+    from dispatch import receivers
     from incidents.signals import report_routed
     from tracking.signals import position_updated, presence_changed
 
-    pairs = [
-        (report_routed, "dispatch_on_routed"),
-        (position_updated, "dispatch_on_position"),
-        (presence_changed, "dispatch_on_presence"),
+    wiring = [
+        (report_routed, receivers.on_report_routed, "dispatch_on_routed"),
+        (position_updated, receivers.on_position_updated, "dispatch_on_position"),
+        (presence_changed, receivers.on_presence_changed, "dispatch_on_presence"),
     ]
-    saved = []
-    for sig, uid in pairs:
-        found = [r for r in sig.receivers if r[0][0] == uid]
-        saved.append((sig, found))
-        sig.disconnect(dispatch_uid=uid)
+    for signal, _, uid in wiring:
+        signal.disconnect(dispatch_uid=uid)
     yield
-    for sig, found in saved:
-        sig.receivers.extend(found)
-        sig.sender_receivers_cache.clear()
+    for signal, fn, uid in wiring:
+        signal.connect(fn, dispatch_uid=uid)
