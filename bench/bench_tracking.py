@@ -26,7 +26,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoapp.settings")
 
 import geoapp.settings as project_settings  # noqa: E402
 
-BENCH_DB = "bench_tracking"
+BENCH_DB = os.environ.get("BENCH_TRACKING_DB", "bench_tracking")
 COPY_TYPES = ["int8", "int8", "timestamptz", "timestamptz", "bytea", "float8", "bool", "bool", "text", "text"]
 
 

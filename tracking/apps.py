@@ -9,12 +9,17 @@ class TrackingConfig(AppConfig):
         from django.db.models.signals import m2m_changed, post_delete, post_save
 
         from .areas import geofence_index
-        from .models import Geofence, Supervisor
+        from .models import Device, Geofence, Supervisor
+        from .protocols import auth_cache
 
         # A saved or deleted geofence rebuilds this process's in-memory index at once;
         # other processes notice within a recheck interval (see areas.CachedGeofenceIndex).
         post_save.connect(geofence_index.invalidate, sender=Geofence, dispatch_uid="tracking_geofence_saved")
         post_delete.connect(geofence_index.invalidate, sender=Geofence, dispatch_uid="tracking_geofence_deleted")
+        # A device or supervisor changed here drops this process's cached device logins.
+        for model in (Device, Supervisor):
+            for name, sig in (("saved", post_save), ("deleted", post_delete)):
+                sig.connect(auth_cache.invalidate, sender=model, dispatch_uid=f"tracking_auth_{model.__name__}_{name}")
         m2m_changed.connect(
             geofence_index.invalidate, sender=Supervisor.geofences.through, dispatch_uid="tracking_geofence_assigned"
         )

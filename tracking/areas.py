@@ -146,29 +146,38 @@ class Enriched:
     in_area: list[bool]
 
 
-def enrich(lons: list[float], lats: list[float], accuracies: list[float | None], area: AssignedArea) -> Enriched:
-    """Kecamatan, geofences and area membership (with the accuracy margin) of each fix."""
+def enrich(lons: np.ndarray, lats: np.ndarray, accuracies: np.ndarray, area: AssignedArea) -> Enriched:
+    """Kecamatan, geofences and area membership (with the accuracy margin) of each fix, vectorised.
+
+    One STRtree query for kecamatan, one for geofences; the margin test runs only for fixes
+    outside the area with a known accuracy (NaN = unknown), as one vectorised `dwithin` per
+    assigned shape.
+    """
     lon_a = np.asarray(lons, dtype=float)
     lat_a = np.asarray(lats, dtype=float)
+    acc_a = np.asarray(accuracies, dtype=float)
     kec = [a.code if a else None for a in kecamatan_index.get().locate_many(lon_a, lat_a)]
     gf_index = geofence_index.get()
     gfs = gf_index.locate_many(lon_a, lat_a)
-    inside = [
-        (k is not None and k in area.kecamatan_codes) or bool(area.geofence_ids.intersection(g))
-        for k, g in zip(kec, gfs, strict=True)
-    ]
+    codes, fences = area.kecamatan_codes, area.geofence_ids
+    inside = np.fromiter((k in codes for k in kec), dtype=bool, count=len(kec))
+    if fences:
+        inside |= np.fromiter((not fences.isdisjoint(g) for g in gfs), dtype=bool, count=len(gfs))
     cap = ts.area_margin_cap_m()
-    pending = [i for i, ok in enumerate(inside) if not ok and accuracies[i] and cap > 0 and not area.empty]
-    if pending:
-        xs, ys = to_metric(lon_a[pending], lat_a[pending])
-        kec_metric = kecamatan_metric.get()
-        shapes = [kec_metric[c] for c in area.kecamatan_codes if c in kec_metric]
-        shapes += [gf_index.metric[g] for g in area.geofence_ids if g in gf_index.metric]
-        for j, i in enumerate(pending):
-            margin = min(float(accuracies[i]), cap)
-            pt = shapely.Point(xs[j], ys[j])
-            inside[i] = any(shapely.dwithin(s, pt, margin) for s in shapes)
-    return Enriched(kec, gfs, inside)
+    if cap > 0 and not area.empty:
+        pending = np.nonzero(~inside & (acc_a > 0))[0]  # NaN (unknown accuracy) is not > 0
+        if len(pending):
+            xs, ys = to_metric(lon_a[pending], lat_a[pending])
+            points = shapely.points(xs, ys)
+            margins = np.minimum(acc_a[pending], cap)
+            kec_metric = kecamatan_metric.get()
+            shapes = [kec_metric[c] for c in sorted(codes) if c in kec_metric]
+            shapes += [gf_index.metric[g] for g in sorted(fences) if g in gf_index.metric]
+            near = np.zeros(len(pending), dtype=bool)
+            for shape in shapes:
+                near |= shapely.dwithin(shape, points, margins)
+            inside[pending] = near
+    return Enriched(kec, gfs, inside.tolist())
 
 
 def assigned_area(supervisor) -> AssignedArea:

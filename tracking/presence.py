@@ -81,25 +81,39 @@ def _window(day: date, start: time, end: time) -> ShiftWindow:
 def shift_windows(supervisor_ids: Iterable[int], first: date, last: date) -> dict[int, list[ShiftWindow]]:
     """Concrete shifts starting on WIB dates first..last: one-off overrides replace a date's weekly shifts."""
     ids = list(supervisor_ids)
-    weekly: dict[int, dict[int, list[Shift]]] = defaultdict(lambda: defaultdict(list))
+    weekly: dict[int, list[tuple[int, time, time]]] = defaultdict(list)
     for s in Shift.objects.filter(supervisor_id__in=ids):
-        weekly[s.supervisor_id][s.weekday].append(s)
-    overrides: dict[tuple[int, date], list[ShiftOverride]] = defaultdict(list)
+        weekly[s.supervisor_id].append((s.weekday, s.start, s.end))
+    overrides: dict[int, list[tuple[date, bool, time | None, time | None]]] = defaultdict(list)
     for o in ShiftOverride.objects.filter(supervisor_id__in=ids, date__gte=first, date__lte=last):
-        overrides[(o.supervisor_id, o.date)].append(o)
-    result: dict[int, list[ShiftWindow]] = {sid: [] for sid in ids}
+        overrides[o.supervisor_id].append((o.date, o.off, o.start, o.end))
+    return {sid: windows_from(weekly[sid], overrides[sid], first, last) for sid in ids}
+
+
+def windows_from(
+    weekly: Iterable[tuple[int, time, time]],
+    overrides: Iterable[tuple[date, bool, time | None, time | None]],
+    first: date,
+    last: date,
+) -> list[ShiftWindow]:
+    """One supervisor's shifts from rows (weekday, start, end) and (date, off, start, end)."""
+    by_weekday: dict[int, list[tuple[time, time]]] = defaultdict(list)
+    for weekday, start, end in weekly:
+        by_weekday[weekday].append((start, end))
+    by_date: dict[date, list[tuple[time, time]]] = {}
+    for day, off, start, end in overrides:
+        if first <= day <= last:
+            by_date.setdefault(day, [])
+            if not off:
+                by_date[day].append((start, end))
+    windows: list[ShiftWindow] = []
     day = first
     while day <= last:
-        for sid in ids:
-            if (sid, day) in overrides:
-                rows = [o for o in overrides[(sid, day)] if not o.off]
-            else:
-                rows = weekly[sid][day.weekday()]
-            result[sid].extend(_window(day, r.start, r.end) for r in rows)
+        rows = by_date[day] if day in by_date else by_weekday[day.weekday()]
+        windows.extend(_window(day, start, end) for start, end in rows)
         day += timedelta(days=1)
-    for windows in result.values():
-        windows.sort(key=lambda w: w.start)
-    return result
+    windows.sort(key=lambda w: w.start)
+    return windows
 
 
 def shift_at(windows: list[ShiftWindow], at: datetime) -> ShiftWindow | None:
@@ -179,28 +193,40 @@ def presence_for(supervisors: Iterable[Supervisor], at: datetime | None = None) 
     return {s.pk: evaluate(s.pk, _latest(s), shift_at(windows[s.pk], at), at) for s in sups}
 
 
-def record(presence: Presence) -> bool:
-    """Store a judged presence; on a change, write an event and send `presence_changed` after commit."""
-    sup = Supervisor.objects.filter(pk=presence.supervisor_id).values("presence_state").first()
-    if sup is None or sup["presence_state"] == presence.state:
+_UNKNOWN = object()
+
+
+def record(presence: Presence, current: str | None = None, latest: LatestPosition | None | object = _UNKNOWN) -> bool:
+    """Store a judged presence; on a change, write an event and send `presence_changed` after commit.
+
+    `current` (the stored state) and `latest` save their queries when the caller has them (the
+    pipeline read both under its lock): an unchanged presence then costs no query at all.
+    """
+    if current is None:
+        sup = Supervisor.objects.filter(pk=presence.supervisor_id).values("presence_state").first()
+        if sup is None:
+            return False
+        current = sup["presence_state"]
+    if current == presence.state:
         return False
-    changed = Supervisor.objects.filter(pk=presence.supervisor_id, presence_state=sup["presence_state"]).update(
+    changed = Supervisor.objects.filter(pk=presence.supervisor_id, presence_state=current).update(
         presence_state=presence.state, presence_reason=presence.reason[:255], presence_since=presence.at
     )
     if not changed:  # someone else recorded a change in between; theirs stands
         return False
-    latest = LatestPosition.objects.filter(pk=presence.supervisor_id).first()
+    if latest is _UNKNOWN:
+        latest = LatestPosition.objects.filter(pk=presence.supervisor_id).first()
     TrackingEvent.objects.create(
         supervisor_id=presence.supervisor_id,
         kind=EventKind.PRESENCE,
         time=presence.at,
         point=latest.point if latest else None,
         kecamatan_code=latest.kecamatan_code if latest else "",
-        old_state=sup["presence_state"],
+        old_state=current,
         new_state=presence.state,
         reason=presence.reason[:255],
     )
-    old = sup["presence_state"]
+    old = current
     transaction.on_commit(
         lambda: presence_changed.send(
             sender=Supervisor, supervisor_id=presence.supervisor_id, old=old, new=str(presence.state), presence=presence

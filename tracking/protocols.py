@@ -15,11 +15,14 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+import numpy as np
 from rest_framework import status
 
 from geoapp.api import DomainError
@@ -84,6 +87,76 @@ class Problem(NamedTuple):
     reason: str
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_US = timedelta(microseconds=1)
+OPTIONAL = ("accuracy", "speed", "heading", "altitude", "battery")
+COLUMNS = ("index", "time_us", "lat", "lon", *OPTIONAL, "mock")
+
+
+def to_us(moment: datetime) -> int:
+    """Microseconds since the Unix epoch (UTC): exact, and cheap to compare and sort in numpy."""
+    return (moment - EPOCH) // ONE_US
+
+
+def from_us(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=int(us))
+
+
+@dataclass
+class FixBatch:
+    """Decoded fixes as columns (numpy arrays), so the pipeline filters, sorts, enriches and stores a
+    batch of 1000 without a Python object per fix. Unknown optional values are NaN.
+
+    `problems` are the request's unreadable pings (by index), carried along for the answer.
+    """
+
+    index: np.ndarray  # int64: position of the fix in the request
+    time_us: np.ndarray  # int64: GPS time, microseconds since the Unix epoch
+    lat: np.ndarray  # float64 degrees
+    lon: np.ndarray
+    accuracy: np.ndarray  # float64 metres, NaN = unknown
+    speed: np.ndarray  # m/s
+    heading: np.ndarray  # degrees
+    altitude: np.ndarray  # metres
+    battery: np.ndarray  # percent
+    mock: np.ndarray  # bool
+    problems: list[Problem] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @classmethod
+    def from_items(cls, items: Iterable[Fix | Problem]) -> FixBatch:
+        """The single-ping decoders' `Fix` rows as columns."""
+        fixes: list[Fix] = []
+        problems: list[Problem] = []
+        for item in items:
+            (problems if isinstance(item, Problem) else fixes).append(item)
+
+        def col(name: str) -> np.ndarray:
+            return np.array([math.nan if getattr(f, name) is None else getattr(f, name) for f in fixes], dtype=float)
+
+        return cls(
+            index=np.array([f.index for f in fixes], dtype=np.int64),
+            time_us=np.array([to_us(f.time) for f in fixes], dtype=np.int64),
+            lat=col("lat"),
+            lon=col("lon"),
+            **{name: col(name) for name in OPTIONAL},
+            mock=np.array([bool(f.mock) for f in fixes], dtype=bool),
+            problems=problems,
+        )
+
+    def take(self, which: np.ndarray) -> FixBatch:
+        """The fixes selected by a boolean mask or an index array (in that order)."""
+        return FixBatch(*(getattr(self, name)[which] for name in COLUMNS), problems=self.problems)
+
+    def concat(self, other: FixBatch) -> FixBatch:
+        return FixBatch(
+            *(np.concatenate([getattr(self, n), getattr(other, n)]) for n in COLUMNS),
+            problems=self.problems + other.problems,
+        )
+
+
 # --- field parsing --------------------------------------------------------------------------
 def parse_time(value: Any) -> datetime:
     """Seconds or milliseconds since the epoch (number or digits), or ISO 8601 (naive = UTC)."""
@@ -126,7 +199,7 @@ def number(value: Any, name: str, *, required: bool = False) -> float | None:
         raise ValueError(f"{name} must be a number, not {value!r}")
     try:
         result = float(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ValueError(f"{name} must be a number, not {value!r}") from exc
     if not math.isfinite(result):
         raise ValueError(f"{name} must be a finite number, not {value!r}")
@@ -149,8 +222,13 @@ def _fix(index: int, build) -> Fix | Problem:
 
 
 # --- native -----------------------------------------------------------------------------------
-def decode_native(body: Any) -> tuple[str | None, list[Fix | Problem]]:
-    """`{"device_id"?, "pings": [...]}`, a bare list, or one ping object. Returns (device_id, items)."""
+def decode_native(body: Any) -> tuple[str | None, FixBatch]:
+    """`{"device_id"?, "pings": [...]}`, a bare list, or one ping object. Returns (device_id, fixes).
+
+    A batch is read column by column (one pass per field, numpy for the numbers); only the pings
+    that fail a check go through the per-ping reader, which names the first bad field exactly
+    as a single ping would.
+    """
     device_id = None
     if isinstance(body, dict) and "pings" in body:
         device_id = body.get("device_id")
@@ -168,28 +246,108 @@ def decode_native(body: Any) -> tuple[str | None, list[Fix | Problem]]:
         raise MalformedPing("no pings in the request")
     if len(pings) > ts.max_batch():
         raise BatchTooLarge(f"{len(pings)} pings in one request; send at most {ts.max_batch()} per batch")
+    return (str(device_id) if device_id not in (None, "") else None), _native_columns(pings)
 
-    def one(i: int, p: Any) -> Fix | Problem:
-        if not isinstance(p, dict):
-            return Problem(i, "a ping must be an object")
 
-        def build() -> Fix:
-            return Fix(
-                index=i,
-                time=parse_time(p.get("time", p.get("timestamp"))),
-                lat=number(p.get("lat"), "lat", required=True),
-                lon=number(p.get("lon"), "lon", required=True),
-                accuracy=number(p.get("accuracy"), "accuracy"),
-                speed=number(p.get("speed"), "speed"),
-                heading=number(p.get("heading"), "heading"),
-                altitude=number(p.get("altitude"), "altitude"),
-                battery=number(p.get("battery"), "battery"),
-                mock=flag(p.get("mock")),
-            )
+def _native_one(i: int, p: Any) -> Fix | Problem:
+    """One native ping, field by field: the reference reader (and the slow path for bad pings)."""
+    if not isinstance(p, dict):
+        return Problem(i, "a ping must be an object")
 
-        return _fix(i, build)
+    def build() -> Fix:
+        return Fix(
+            index=i,
+            time=parse_time(p.get("time", p.get("timestamp"))),
+            lat=number(p.get("lat"), "lat", required=True),
+            lon=number(p.get("lon"), "lon", required=True),
+            accuracy=number(p.get("accuracy"), "accuracy"),
+            speed=number(p.get("speed"), "speed"),
+            heading=number(p.get("heading"), "heading"),
+            altitude=number(p.get("altitude"), "altitude"),
+            battery=number(p.get("battery"), "battery"),
+            mock=flag(p.get("mock")),
+        )
 
-    return (str(device_id) if device_id not in (None, "") else None), [one(i, p) for i, p in enumerate(pings)]
+    return _fix(i, build)
+
+
+_PLAIN_NUMBERS = {int, float, type(None)}
+
+
+def _time_us(value: Any) -> int:
+    if type(value) is str and len(value) > 10 and value[4] == "-":  # the common case: ISO 8601
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            moment = None
+        if moment is not None:
+            return to_us(moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC))
+    return to_us(parse_time(value))
+
+
+def _times(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    out = [0] * len(values)
+    bad = np.zeros(len(values), dtype=bool)
+    for i, value in enumerate(values):
+        try:
+            out[i] = _time_us(value)
+        except (ValueError, OverflowError):
+            bad[i] = True
+    return np.array(out, dtype=np.int64), bad
+
+
+def _numbers(values: list[Any], name: str, required: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """A column of numbers: JSON numbers/null in one numpy conversion; anything else one by one."""
+    if set(map(type, values)) <= _PLAIN_NUMBERS:
+        try:
+            arr = np.array(values, dtype=float)  # None -> NaN
+        except OverflowError:
+            arr = None
+        if arr is not None:
+            missing = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+            bad = ~np.isfinite(arr) & ~missing
+            return arr, (bad | missing) if required else bad
+    arr = np.full(len(values), math.nan)
+    bad = np.zeros(len(values), dtype=bool)
+    for i, value in enumerate(values):
+        try:
+            x = number(value, name, required=required)
+        except ValueError:
+            bad[i] = True
+            continue
+        if x is not None:
+            arr[i] = x
+    return arr, bad
+
+
+def _flags(values: list[Any]) -> np.ndarray:
+    if set(map(type, values)) <= {bool, type(None)}:
+        return np.fromiter((v is True for v in values), dtype=bool, count=len(values))
+    return np.fromiter((flag(v) for v in values), dtype=bool, count=len(values))
+
+
+def _native_columns(pings: list[Any]) -> FixBatch:
+    n = len(pings)
+    is_obj = np.fromiter((type(p) is dict for p in pings), dtype=bool, count=n)
+    rows = pings if is_obj.all() else [p if type(p) is dict else {} for p in pings]
+    time_us, bad = _times([p.get("time", p.get("timestamp")) for p in rows])
+    bad |= ~is_obj
+    cols: dict[str, np.ndarray] = {}
+    for name in ("lat", "lon", *OPTIONAL):
+        cols[name], wrong = _numbers([p.get(name) for p in rows], name, required=name in ("lat", "lon"))
+        bad |= wrong
+    mock = _flags([p.get("mock") for p in rows])
+    good = ~bad
+    batch = FixBatch(
+        index=np.arange(n, dtype=np.int64)[good],
+        time_us=time_us[good],
+        **{name: arr[good] for name, arr in cols.items()},
+        mock=mock[good],
+    )
+    if not bad.any():
+        return batch
+    slow = [_native_one(int(i), pings[i]) for i in np.nonzero(bad)[0]]
+    return batch.concat(FixBatch.from_items(slow))
 
 
 # --- OsmAnd / Traccar Client ----------------------------------------------------------------
@@ -322,10 +480,62 @@ def bearer_token(request) -> str | None:
     return None
 
 
+class _AuthCache:
+    """Devices that authenticated recently, per process, so a phone's next ping skips the lookup.
+
+    Only ever used to *accept*: a refusal is decided on a fresh read. It is safe because the
+    pipeline re-reads the device row under its lock in the same transaction as the write
+    (revocation, token change, inactive supervisor), so a revoked phone is refused at once;
+    saves and deletes of devices and supervisors in this process also clear it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._devices: dict[str, tuple[float, Device]] = {}
+
+    def get(self, device_id: str) -> Device | None:
+        ttl = ts.auth_cache_s()
+        with self._lock:
+            hit = self._devices.get(device_id)
+        if hit is None or ttl <= 0 or time.monotonic() - hit[0] > ttl:
+            return None
+        return hit[1]
+
+    def put(self, device: Device) -> None:
+        if ts.auth_cache_s() <= 0:
+            return
+        with self._lock:
+            if len(self._devices) > 10_000:
+                self._devices.clear()
+            self._devices[device.device_id] = (time.monotonic(), device)
+
+    def invalidate(self, sender=None, instance=None, **kwargs) -> None:
+        with self._lock:
+            if isinstance(instance, Device):
+                self._devices.pop(instance.device_id, None)
+            else:
+                self._devices.clear()
+
+
+auth_cache = _AuthCache()
+
+
+def _accepts(device: Device, token: str | None, require_token: bool) -> bool:
+    return (not require_token or device.check_token(token)) and not device.revoked and device.supervisor.active
+
+
 def authenticate(device_id: str | None, token: str | None, *, require_token: bool = True) -> Device:
-    """The device a ping claims to come from, or the protocol's refusal (404/401/403)."""
+    """The device a ping claims to come from, or the protocol's refusal (404/401/403).
+
+    The token is checked once per request (a SHA-256 compare), against a cached device when
+    this phone authenticated within TRACKING_AUTH_CACHE_S; the pipeline confirms under lock.
+    """
     if not device_id:
         raise MissingCredentials("no device id: send the id the device was registered with")
+    cached = auth_cache.get(device_id)
+    if cached is not None and _accepts(cached, token, require_token):
+        cached.verified_hash = cached.token_hash if require_token else None
+        return cached
     device = Device.objects.select_related("supervisor").filter(device_id=device_id).first()
     if device is None:
         raise UnknownDevice(f"unknown device {device_id!r}: register it first")
@@ -338,4 +548,6 @@ def authenticate(device_id: str | None, token: str | None, *, require_token: boo
         raise RevokedDevice(f"device {device_id!r} was revoked on {device.revoked_at:%Y-%m-%d %H:%M} UTC")
     if not device.supervisor.active:
         raise RevokedDevice(f"device {device_id!r}: its supervisor is no longer active")
+    device.verified_hash = device.token_hash if require_token else None
+    auth_cache.put(device)
     return device

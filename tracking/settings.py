@@ -84,6 +84,12 @@ def osmand_require_token() -> bool:
     return _get("TRACKING_OSMAND_REQUIRE_TOKEN", True)
 
 
+def auth_cache_s() -> float:
+    # seconds a device that authenticated is remembered in-process (0 = look it up every request);
+    # revocation still takes effect at once: the pipeline re-reads the device under lock.
+    return _get("TRACKING_AUTH_CACHE_S", 60)
+
+
 # --- History storage ------------------------------------------------------------------------
 def retention_days() -> int:
     return _get("TRACKING_RETENTION_DAYS", 400)  # days of ping history kept (dropped by partition)
