@@ -54,6 +54,7 @@ STRINGS = {
     "error": _("Error"),
     "saved": _("Saved."),
     "close": _("Close"),
+    "reload": _("Reload"),
     "snapshot": _("snapshot"),
     "stream": _("stream"),
     "all": _("all"),

@@ -53,8 +53,7 @@ ERRORS = {
 def indonesian_default(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
-        lang = chosen if chosen in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+        lang = _chosen_language(request)
         translation.activate(lang)
         request.LANGUAGE_CODE = lang
         response = view(request, *args, **kwargs)
@@ -62,6 +61,21 @@ def indonesian_default(view):
         return response
 
     return wrapper
+
+
+def _chosen_language(request) -> str:
+    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+    return chosen if chosen in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+
+class ConsoleAPIView(APIView):
+    """The pages' APIs answer in the pages' language: the user's choice, else Bahasa Indonesia."""
+
+    def initial(self, request, *args, **kwargs):
+        lang = _chosen_language(request)
+        translation.activate(lang)
+        request.LANGUAGE_CODE = lang
+        super().initial(request, *args, **kwargs)
 
 
 def _home_for(user) -> str:
@@ -130,9 +144,9 @@ def _need(check, request):
 @ensure_csrf_cookie
 @indonesian_default
 def console_page(request):
+    if request.user.is_authenticated and not is_operator(request.user) and can_watch(request.user):
+        return redirect("console:leadership")  # leadership and planners: the read-only view
     if (refusal := _need(is_operator, request)) is not None:
-        if request.user.is_authenticated and can_watch(request.user):
-            return redirect("console:leadership")
         return refusal
     ctx = _page_context(request, ref=_reference(translation.get_language()), role="operator")
     return render(request, "console/console.html", ctx)
@@ -205,7 +219,7 @@ def _point_params(request) -> Point | None:
     return Point(lon_f, lat_f, srid=4326)
 
 
-class BoundariesView(APIView):
+class BoundariesView(ConsoleAPIView):
     """Kecamatan (default) or kelurahan polygons of the current generation, for the map."""
 
     permission_classes = [CanWatch]
@@ -220,7 +234,7 @@ class BoundariesView(APIView):
         return Response(layers.boundaries(level))
 
 
-class MapReportsView(APIView):
+class MapReportsView(ConsoleAPIView):
     """Open reports (and those finished recently) as compact features, with the live sequence number."""
 
     permission_classes = [CanWatch]
@@ -240,7 +254,7 @@ class MapReportsView(APIView):
         return Response({"seq": seq, "features": features.report_features(features.map_reports(f))})
 
 
-class MapSupervisorsView(APIView):
+class MapSupervisorsView(ConsoleAPIView):
     """Active supervisors with presence judged now and the device time of their last fix."""
 
     permission_classes = [CanWatch]
@@ -265,7 +279,7 @@ def _camera(c: Camera) -> dict:
     }
 
 
-class CamerasView(APIView):
+class CamerasView(ConsoleAPIView):
     """CCTV cameras: all active ones, or those within `radius` metres (default setting) of lat/lon."""
 
     permission_classes = [CanWatch]
@@ -288,7 +302,7 @@ class CamerasView(APIView):
         return Response({"cameras": [_camera(c) for c in qs]})
 
 
-class TodayView(APIView):
+class TodayView(ConsoleAPIView):
     """Today's numbers (WIB) for the leadership view."""
 
     permission_classes = [CanWatch]
@@ -328,7 +342,7 @@ def report_detail(request, report: Report) -> dict:
     return data
 
 
-class ReportDetailView(APIView):
+class ReportDetailView(ConsoleAPIView):
     """A report for the operator's panel: contact, media, timeline, duplicates, candidates, cameras."""
 
     permission_classes = [IsOperator]
@@ -339,7 +353,7 @@ class ReportDetailView(APIView):
         return Response(report_detail(request, report))
 
 
-class ReportActionView(APIView):
+class ReportActionView(ConsoleAPIView):
     """Operator action on a report; refused with 409 when the report changed since `version`."""
 
     permission_classes = [IsOperator]
@@ -396,7 +410,7 @@ def _order(order) -> dict:
     }
 
 
-class FieldMeView(APIView):
+class FieldMeView(ConsoleAPIView):
     """The signed-in supervisor: name, OPD, area, whether their shift is started."""
 
     permission_classes = [IsSupervisor]
@@ -418,7 +432,7 @@ class FieldMeView(APIView):
         )
 
 
-class FieldShiftView(APIView):
+class FieldShiftView(ConsoleAPIView):
     """Start or end the shift (the supervisor's statement; idempotent)."""
 
     permission_classes = [IsSupervisor]
@@ -443,7 +457,7 @@ class FieldShiftView(APIView):
         )
 
 
-class FieldPingsView(APIView):
+class FieldPingsView(ConsoleAPIView):
     """A batch of the browser's GPS fixes (buffered while offline), through tracking's pipeline."""
 
     permission_classes = [IsSupervisor]
@@ -460,7 +474,7 @@ class FieldPingsView(APIView):
         return Response(field.upload_pings(request.supervisor, request.data))
 
 
-class FieldOrdersView(APIView):
+class FieldOrdersView(ConsoleAPIView):
     """The signed-in supervisor's open orders (only theirs)."""
 
     permission_classes = [IsSupervisor]
@@ -470,7 +484,7 @@ class FieldOrdersView(APIView):
         return Response({"orders": [_order(r) for r in orders.orders_of(request.supervisor)]})
 
 
-class FieldOrderStepView(APIView):
+class FieldOrderStepView(ConsoleAPIView):
     """acknowledge | decline | en_route | on_site | resolve | photo, with an optional note and photo."""
 
     permission_classes = [IsSupervisor]

@@ -26,6 +26,7 @@ CHROMIUM_ARGS = [
 # src_centroid of kecamatan Cipondoh (36.71.05) and two more points inside it (fixtures/)
 CIPONDOH = "36.71.05"
 CIPONDOH_PT = (106.68299190893637, -6.186208240582951)
+KARAWACI_PT = (106.61795645611953, -6.181183359016395)  # src_centroid of 36.71.07
 CIPONDOH_REPORT = (106.6890, -6.1800)  # ~950 m from the supervisor: not on site by ping
 CIPONDOH_PT2 = (106.68329, -6.18581)  # ~55 m away: a walk, not an impossible jump for the speed filter
 PASSWORD = "a-long-test-password-1"

@@ -14,7 +14,16 @@ import pytest
 import requests
 from PIL import Image
 
-from .conftest import CIPONDOH_PT, CIPONDOH_PT2, CIPONDOH_REPORT, login, make_field_supervisor, make_user, shot
+from .conftest import (
+    CIPONDOH_PT,
+    CIPONDOH_PT2,
+    CIPONDOH_REPORT,
+    KARAWACI_PT,
+    login,
+    make_field_supervisor,
+    make_user,
+    shot,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -92,7 +101,12 @@ def test_operator_dispatches_supervisor_acknowledges_and_moves(daphne_server, li
     shot(field, "field-app-order-acknowledged")
 
     # 5. the console shows the status change and the supervisor moving, pushed live
-    page.wait_for_selector("[data-testid=detail-status][data-status=acknowledged]", timeout=WAIT)
+    page.wait_for_function(
+        "id => { const r = window.consoleMap.reports.get(id); return r && r.st === 'acknowledged'; }",
+        arg=public_id,
+        timeout=WAIT,
+    )
+    page.wait_for_selector("[data-testid=changed-banner]", timeout=WAIT)  # the open panel says so
     phone.set_geolocation({"latitude": CIPONDOH_PT2[1], "longitude": CIPONDOH_PT2[0], "accuracy": 8})
     page.wait_for_function(
         "([id, lat]) => { const s = window.consoleMap.sups.get(id); return s && Math.abs(s.lat - lat) < 1e-5; }",
@@ -166,6 +180,7 @@ def test_citizen_sends_a_report_with_a_photo_and_follows_it(daphne_server, live_
 def test_console_catches_up_after_a_network_drop_and_reports_conflicts(daphne_server, live_db, browser):
     base = daphne_server
     make_user("op-a", "operator")
+    make_user("op-b", "operator")
     ctx = browser.new_context(viewport={"width": 1300, "height": 850})
     page = ctx.new_page()
     login(page, base, "op-a", "/console/")
@@ -175,7 +190,7 @@ def test_console_catches_up_after_a_network_drop_and_reports_conflicts(daphne_se
     # the connection drops; reports arrive meanwhile; on reconnect the console catches up
     page.evaluate("window.consoleMap.feed.stopped = true; window.consoleMap.feed.drop();")
     page.wait_for_selector("#livestate[data-state=reconnecting]", timeout=WAIT)
-    missed = [create_report(base, f"terlewat {n}") for n in range(3)]
+    missed = [create_report(base, f"terlewat {n}", KARAWACI_PT) for n in range(3)]  # nobody on duty there
     assert all(console_report(page, pid) is None for pid in missed)
     page.evaluate("window.consoleMap.feed.stopped = false; window.consoleMap.feed.connect();")
     for pid in missed:
@@ -184,17 +199,17 @@ def test_console_catches_up_after_a_network_drop_and_reports_conflicts(daphne_se
     # a stale update: someone else changes the report after this operator opened it
     page.click(f"#queue li[data-id='{missed[0]}']")
     page.wait_for_selector("[data-testid=action-note]", timeout=WAIT)
+    # another operator (an API client with Basic auth) re-categorises it meanwhile
     other = requests.Session()
-    other.auth = ("op-a", "a-long-test-password-1")
-    detail = other.get(f"{base}/console/api/reports/{missed[0]}/", timeout=30).json()
-    version = detail["properties"]["version"]
+    other.auth = ("op-b", "a-long-test-password-1")
+    version = other.get(f"{base}/console/api/reports/{missed[0]}/", timeout=30).json()["properties"]["version"]
     r = other.post(
         f"{base}/console/api/reports/{missed[0]}/action/",
-        json={"action": "note", "note": "dicek lewat telepon", "version": version},
+        json={"action": "recategorise", "category": "lampu-lalu-lintas-mati", "version": version},
         timeout=30,
     )
-    assert r.status_code == 403  # Basic auth is not a browser session: no CSRF token, refused
-    _change_in_db(missed[0])
+    assert r.status_code == 200, r.text
+    page.wait_for_selector("[data-testid=changed-banner]", timeout=WAIT)  # told at once, live
     page.fill("[data-testid=action-note]", "bukan laporan yang valid")
     page.click("[data-testid=action-reject]")
     page.wait_for_selector("[data-testid=conflict]", timeout=WAIT)
@@ -210,13 +225,6 @@ def test_console_catches_up_after_a_network_drop_and_reports_conflicts(daphne_se
     page.wait_for_selector("html[lang=en]", timeout=WAIT)
     assert "Queue" in page.locator(".tabs").inner_text()
     ctx.close()
-
-
-def _change_in_db(public_id: str) -> None:
-    from incidents import lifecycle
-    from incidents.models import Report
-
-    lifecycle.add_note(Report.objects.get(public_id=public_id), "ditelepon pelapor", actor_label="op-lain")
 
 
 def test_leadership_view_is_read_only_and_phone_sized(daphne_server, live_db, browser):

@@ -76,7 +76,7 @@
   live.onChange((kind, f) => {
     if (kind === "select") select(f);
     if (kind === "reports" || kind === "report") renderQueueSoon();
-    if (kind === "report" && f.id === selected) loadDetail(f.id, true);
+    if (kind === "report" && f.id === selected && current && f.v !== current.properties.version) changedMeanwhile(f);
   });
 
   // --- detail ---------------------------------------------------------------------------------
@@ -98,6 +98,17 @@
     } catch (e) {
       box.replaceChildren(el("p", { class: "error" }, t("error"), ": ", e.message));
     }
+  }
+
+  // Someone else changed the open report: say so, keep what the operator is looking at (their
+  // next action is checked against the version they saw and refused if it is stale).
+  function changedMeanwhile(f) {
+    const box = document.getElementById("detail");
+    if (box.querySelector("[data-testid=changed-banner]")) return;
+    const who = f.ev && f.ev.by ? f.ev.by : "";
+    box.insertBefore(el("p", { class: "notice conflict", role: "status", "data-testid": "changed-banner" },
+      t("conflict"), who ? ` (${who})` : "", " ",
+      el("button", { type: "button", onclick: () => loadDetail(f.id, false) }, t("reload"))), box.firstChild);
   }
 
   function section(title, ...children) {
