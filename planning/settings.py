@@ -40,6 +40,11 @@ def grid_min_cell_m() -> float:
     return _get("PLANNING_GRID_MIN_CELL_M", 50.0)  # metres: smallest cell size a request may ask for
 
 
+def work_mem() -> str:
+    # PostgreSQL work_mem for the aggregation's transaction (sorts per breakdown and percentile)
+    return _get("PLANNING_WORK_MEM", "64MB")
+
+
 def png_dpi() -> int:
     return _get("PLANNING_PNG_DPI", 150)  # dots per inch of the static PNG map
 

@@ -25,11 +25,12 @@ Definitions (the same in every export):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from incidents.models import OPD, Category
@@ -55,6 +56,21 @@ METRICS = (
     "resolve_over_target_pct",
 )
 WEEKDAYS = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")  # ISO 1..7 (Monday first)
+
+
+@contextmanager
+def analytic_cursor() -> Iterator:
+    """A cursor for one aggregation query, with PostgreSQL's JIT off for the transaction.
+
+    PostGIS declares its functions expensive, so the planner's cost for a scan of a year of
+    reports crosses jit_above_cost and PostgreSQL spends ~1.2 s compiling the query (measured with
+    EXPLAIN ANALYZE in bench_heatmap) to save milliseconds of arithmetic. Its sorts (one per
+    breakdown, plus the percentiles) get PLANNING_WORK_MEM instead of spilling to disk.
+    """
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL jit = off")
+        cur.execute("SELECT set_config('work_mem', %s, true)", [app_settings.work_mem()])
+        yield cur
 
 
 def where_clause(f: ReportFilter, alias: str = "r", *, since: datetime | None = None) -> tuple[str, list]:
@@ -91,23 +107,28 @@ _SETS = {
     "kecamatan_category": "(kec, cat)",
 }
 
+_COLUMNS = ("kec", "kel", "cat", "opd", "hour", "dow")
+
 _AGGREGATES = """
     count(*) FILTER (WHERE cur) AS reports,
     count(*) FILTER (WHERE NOT cur) AS previous,
     count(dispatch_min) FILTER (WHERE cur) AS dispatched,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY dispatch_min) FILTER (WHERE cur) AS dispatch_median_min,
-    percentile_cont(0.9) WITHIN GROUP (ORDER BY dispatch_min) FILTER (WHERE cur) AS dispatch_p90_min,
+    percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY dispatch_min) FILTER (WHERE cur) AS dispatch_pct,
     count(*) FILTER (WHERE cur AND dispatch_min > target_dispatch) AS dispatch_over,
     count(resolve_min) FILTER (WHERE cur) AS resolved,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY resolve_min) FILTER (WHERE cur) AS resolve_median_min,
-    percentile_cont(0.9) WITHIN GROUP (ORDER BY resolve_min) FILTER (WHERE cur) AS resolve_p90_min,
+    percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY resolve_min) FILTER (WHERE cur) AS resolve_pct,
     count(*) FILTER (WHERE cur AND resolve_min > target_resolve) AS resolve_over
 """
 
 
-def _aggregate_sql(f: ReportFilter) -> tuple[str, list]:
+def _aggregate_sql(f: ReportFilter, sets: Iterable[str] = tuple(_SETS)) -> tuple[str, list]:
+    """The one-pass aggregation; `sets` picks breakdowns (the benchmark times the kecamatan one alone)."""
     where, params = where_clause(f, since=f.previous_start)
     tz = app_settings.timezone_name()
+    sets = list(sets)
+    used = {c for name in sets for c in _SETS[name].strip("()").replace(" ", "").split(",") if c}
+    # g is decoded by _MASKS only when every breakdown is asked for (as compute() does)
+    grouping = f"GROUPING({', '.join(_COLUMNS)})" if used == set(_COLUMNS) else "0"
     sql = f"""
     WITH r AS (
         SELECT
@@ -115,11 +136,12 @@ def _aggregate_sql(f: ReportFilter) -> tuple[str, list]:
             kl.code AS kel,
             r.category_id AS cat,
             r.opd_id AS opd,
-            extract(hour FROM r.created_at AT TIME ZONE %s)::int AS hour,
-            extract(isodow FROM r.created_at AT TIME ZONE %s)::int AS dow,
+            date_part('hour', r.created_at AT TIME ZONE %s)::int AS hour,
+            date_part('isodow', r.created_at AT TIME ZONE %s)::int AS dow,
             r.created_at >= %s AS cur,
-            extract(epoch FROM r.dispatched_at - r.created_at) / 60.0 AS dispatch_min,
-            extract(epoch FROM r.resolved_at - r.created_at) / 60.0 AS resolve_min,
+            -- date_part gives float8 (extract gives numeric, much slower to sort)
+            date_part('epoch', r.dispatched_at - r.created_at) / 60.0 AS dispatch_min,
+            date_part('epoch', r.resolved_at - r.created_at) / 60.0 AS resolve_min,
             c.target_dispatch_minutes AS target_dispatch,
             c.target_resolve_minutes AS target_resolve
         FROM {REPORT_TABLE} r
@@ -128,17 +150,16 @@ def _aggregate_sql(f: ReportFilter) -> tuple[str, list]:
         LEFT JOIN {Kelurahan._meta.db_table} kl ON kl.id = r.kelurahan_id
         WHERE {where}
     )
-    SELECT GROUPING(kec, kel, cat, opd, hour, dow) AS g, kec, kel, cat, opd, hour, dow, {_AGGREGATES}
+    SELECT {grouping} AS g, {", ".join(c if c in used else f"NULL AS {c}" for c in _COLUMNS)}, {_AGGREGATES}
     FROM r
-    GROUP BY GROUPING SETS ({", ".join(_SETS.values())})
+    GROUP BY GROUPING SETS ({", ".join(_SETS[name] for name in sets)})
     """
     return sql, [tz, tz, f.start, *params]
 
 
 # GROUPING(kec, kel, cat, opd, hour, dow): bit set = column NOT grouped; 6 columns -> mask of 6 bits.
 def _mask(*grouped: str) -> int:
-    cols = ("kec", "kel", "cat", "opd", "hour", "dow")
-    return sum(1 << (len(cols) - 1 - i) for i, c in enumerate(cols) if c not in grouped)
+    return sum(1 << (len(_COLUMNS) - 1 - i) for i, c in enumerate(_COLUMNS) if c not in grouped)
 
 
 _MASKS = {
@@ -160,6 +181,8 @@ def _round(value: float | None, digits: int = 2) -> float | None:
 def _metrics(raw: dict | None, city_total: int) -> dict:
     """Finished numbers from one aggregate row (zeros when the group had no reports)."""
     raw = raw or {}
+    dispatch_pct = raw.get("dispatch_pct") or [None, None]
+    resolve_pct = raw.get("resolve_pct") or [None, None]
     reports = int(raw.get("reports") or 0)
     previous = int(raw.get("previous") or 0)
     dispatched = int(raw.get("dispatched") or 0)
@@ -171,12 +194,12 @@ def _metrics(raw: dict | None, city_total: int) -> dict:
         "change": reports - previous,
         "change_pct": _round(100.0 * (reports - previous) / previous) if previous else None,
         "dispatched": dispatched,
-        "dispatch_median_min": _round(raw.get("dispatch_median_min")),
-        "dispatch_p90_min": _round(raw.get("dispatch_p90_min")),
+        "dispatch_median_min": _round(dispatch_pct[0]),
+        "dispatch_p90_min": _round(dispatch_pct[1]),
         "dispatch_over_target_pct": _round(100.0 * raw["dispatch_over"] / dispatched) if dispatched else None,
         "resolved": resolved,
-        "resolve_median_min": _round(raw.get("resolve_median_min")),
-        "resolve_p90_min": _round(raw.get("resolve_p90_min")),
+        "resolve_median_min": _round(resolve_pct[0]),
+        "resolve_p90_min": _round(resolve_pct[1]),
         "resolve_over_target_pct": _round(100.0 * raw["resolve_over"] / resolved) if resolved else None,
     }
 
@@ -249,7 +272,7 @@ def compute(f: ReportFilter) -> Stats:
     """All breakdowns for `f`, with a zero row for every area, category, OPD, hour and weekday."""
     sql, params = _aggregate_sql(f)
     groups: dict[str, dict] = {name: {} for name in _SETS}
-    with connection.cursor() as cur:
+    with analytic_cursor() as cur:
         cur.execute(sql, params)
         columns = [c[0] for c in cur.description]
         for values in cur.fetchall():

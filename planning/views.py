@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -22,7 +24,7 @@ from kecamatan_boundaries.models import Kecamatan
 from . import exports
 from . import settings as app_settings
 from .filters import PlanningError, parse_filters
-from .heatmaps import GRID_KINDS, METRIC_LABELS, density_grid, interactive_map, parse_grid
+from .heatmaps import GRID_KINDS, METRIC_LABELS, check_metric, density_grid, interactive_map, parse_grid
 from .serializers import PlanningStatsSerializer
 from .stats import compute
 
@@ -73,11 +75,13 @@ def planning_page(request: HttpRequest) -> HttpResponse:
     try:
         f = parse_filters(request.GET)
         grid = parse_grid(request.GET.get("grid"), request.GET.get("cell_m"))
-        options = {"grid": grid.kind, "cell_m": f"{grid.cell_m:g}"}
-        for key in ("metric", "level"):
-            if request.GET.get(key):
-                options[key] = request.GET[key]
-        extra = "&".join(f"{k}={v}" for k, v in options.items())
+        options = {
+            "grid": grid.kind,
+            "cell_m": f"{grid.cell_m:g}",
+            "metric": check_metric(request.GET.get("metric")),
+            "level": exports.check_level(request.GET.get("level")),
+        }
+        extra = urlencode(options)
         context.update(
             filters=f,
             stats=compute(f),

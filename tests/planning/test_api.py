@@ -165,6 +165,8 @@ def test_page_shows_the_reason_for_bad_input(client, planner):
     r = client.get("/planning/?from=2024-03-31&to=2024-03-01")
     assert r.status_code == 400
     assert "before it starts" in r.content.decode()
+    r = client.get("/planning/?from=2024-03-01&to=2024-03-31&metric=happiness")
+    assert r.status_code == 400 and "Unknown metric" in r.content.decode()
     r = client.get("/planning/map/?from=2024-03-01&to=2024-03-31&kecamatan=Gotham")
     assert r.status_code == 400 and "Gotham" in r.content.decode()
 
