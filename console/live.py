@@ -34,22 +34,41 @@ def current_seq() -> int:
     return last or 0
 
 
+PRUNED = "pruned"  # a marker row: key = the highest id deleted by the last prune
+
+
 def events_since(seq: int) -> list[dict] | None:
-    """What a reconnecting browser missed after `seq`; None when it is too much (reload instead)."""
+    """What a reconnecting browser missed after `seq`; None when it cannot be told (reload instead).
+
+    Ids may have gaps (rolled-back transactions use sequence values), so a gap is not a loss;
+    only a prune past `seq` or more than CONSOLE_LIVE_REPLAY_MAX events are.
+    """
     limit = cs.live_replay_max()
-    oldest = LiveEvent.objects.order_by("id").values_list("id", flat=True).first()
-    if oldest is not None and seq < oldest - 1 and seq < current_seq():
-        return None  # pruned: the gap cannot be filled
-    rows = list(LiveEvent.objects.filter(id__gt=seq).order_by("id")[: limit + 1])
+    marker = LiveEvent.objects.filter(kind=PRUNED).order_by("-id").first()
+    if marker is not None and seq < int(marker.key):
+        return None
+    rows = list(LiveEvent.objects.filter(id__gt=seq).exclude(kind=PRUNED).order_by("id")[: limit + 1])
     if len(rows) > limit:
         return None
     return [message(ev) for ev in rows]
 
 
+def prune(now=None) -> int:
+    """Drop events older than CONSOLE_LIVE_KEEP_S, leaving a marker so a browser behind them reloads."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=cs.live_keep_s())
+    old = LiveEvent.objects.filter(at__lt=cutoff)
+    top = old.order_by("-id").values_list("id", flat=True).first()
+    if top is None:
+        return 0
+    deleted, _ = old.delete()
+    LiveEvent.objects.create(kind=PRUNED, key=str(top))
+    return deleted
+
+
 def _send_now(kind: str, key: str, payload: dict) -> None:
     ev = LiveEvent.objects.create(kind=kind, key=str(key)[:64], payload=payload)
     if ev.id % PRUNE_EVERY == 0:
-        LiveEvent.objects.filter(at__lt=timezone.now() - timedelta(seconds=cs.live_keep_s())).delete()
+        prune()
     layer = get_channel_layer()
     if layer is None:
         return

@@ -1,0 +1,214 @@
+"""The console's APIs without a browser: permissions on the server, CSRF, stale updates, the CCTV
+radius, the field app's pings and orders, and the live feed's catch-up."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.contrib.gis.geos import Point
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from incidents.models import Report
+
+from .conftest import CIPONDOH_PT, KARAWACI_PT, make_field_supervisor, make_user
+
+pytestmark = pytest.mark.django_db(transaction=False)
+
+
+def submit(point=KARAWACI_PT, category="kemacetan", description="macet"):
+    from incidents.intake import ReportInput, submit_report
+
+    return submit_report(
+        ReportInput(category=category, description=description, location=Point(*point, srid=4326), client_ref="t")
+    ).report
+
+
+def client_for(user, csrf: bool = False) -> APIClient:
+    c = APIClient(enforce_csrf_checks=csrf)
+    c.force_login(user)
+    return c
+
+
+def test_roles_are_checked_on_the_server(world):
+    report = submit()
+    planner = make_user("plan", "planner")
+    boss = make_user("boss", "leadership")
+    sup = make_field_supervisor("sup1", "Sari")
+    anon = APIClient()
+    url = f"/console/api/reports/{report.public_id}/"
+    assert anon.get(url).status_code == 403
+    assert client_for(planner).get(url).status_code == 403  # a planner sees no reporter data
+    assert client_for(sup.user).get(url).status_code == 403
+    action = {"action": "reject", "note": "spam", "version": report.updated_at.isoformat()}
+    for user in (planner, boss, sup.user):
+        assert client_for(user).post(url + "action/", action, format="json").status_code == 403
+    # leadership and planners see the read-only map, without personal data
+    data = client_for(boss).get("/console/api/reports/").json()
+    assert data["features"][0]["id"] == report.public_id
+    assert "reporter_phone" not in data["features"][0]
+    assert client_for(planner).get("/console/api/today/").json()["reports_today"] == 1
+    # a supervisor's field API is theirs only; an operator has no supervisor record
+    assert client_for(make_user("op", "operator")).get("/field/api/orders/").status_code == 403
+
+
+def test_every_change_needs_the_csrf_token(world, operator):
+    report = submit()
+    c = client_for(operator, csrf=True)
+    body = {"action": "reject", "note": "spam", "version": report.updated_at.isoformat()}
+    refused = c.post(f"/console/api/reports/{report.public_id}/action/", body, format="json")
+    assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
+    page = c.get("/console/")
+    token = page.cookies["csrftoken"].value
+    ok = c.post(f"/console/api/reports/{report.public_id}/action/", body, format="json", HTTP_X_CSRFTOKEN=token)
+    assert ok.status_code == 200, ok.content
+    assert ok.json()["properties"]["status"] == "rejected"
+
+
+def test_stale_update_is_refused_with_who_and_nothing_saved(world, operator):
+    report = submit()
+    c = client_for(operator)
+    seen = c.get(f"/console/api/reports/{report.public_id}/").json()["properties"]["version"]
+    other = client_for(make_user("op2", "operator"))
+    moved = other.post(
+        f"/console/api/reports/{report.public_id}/action/",
+        {"action": "recategorise", "category": "lampu-lalu-lintas-mati", "version": seen},
+        format="json",
+    )
+    assert moved.status_code == 200
+    late = c.post(
+        f"/console/api/reports/{report.public_id}/action/",
+        {"action": "reject", "note": "spam", "version": seen},
+        format="json",
+    )
+    assert late.status_code == 409
+    assert "op2" in late.json()["detail"] or "dispatch" in late.json()["detail"]
+    report.refresh_from_db()
+    assert report.status != "rejected"
+    assert report.category.code == "lampu-lalu-lintas-mati"
+
+
+def test_bad_input_gets_a_message(world, operator):
+    report = submit()
+    c = client_for(operator)
+    url = f"/console/api/reports/{report.public_id}/action/"
+    version = report.updated_at.isoformat()
+    assert c.post(url, {"action": "explode", "version": version}, format="json").status_code == 400
+    assert c.post(url, {"action": "reject", "version": version}, format="json").json()["note"]
+    assert c.post(url, {"action": "dispatch", "supervisor": "x", "version": version}, format="json").status_code == 400
+    assert c.post(url, {"action": "reject", "note": "x"}, format="json").status_code == 400  # no version
+    assert c.get("/console/api/reports/?since=yesterday").status_code == 400
+    assert c.get("/console/api/cameras/?lat=abc&lon=1").status_code == 400
+    assert c.get("/console/api/boundaries/?level=provinsi").status_code == 400
+    assert c.get("/console/api/reports/NOPE/").status_code == 404
+
+
+def test_cameras_within_a_radius_in_metres(world, operator):
+    from console.models import Camera
+    from incidents.models import OPD
+
+    dishub = OPD.objects.get(code="dishub")
+    lon, lat = KARAWACI_PT
+    # ~0.0027 degrees of latitude is ~300 m; ~0.009 is ~1 km
+    Camera.objects.create(code="near", name="Dekat", location=Point(lon, lat + 0.0027, srid=4326), opd=dishub)
+    Camera.objects.create(code="far", name="Jauh", location=Point(lon, lat + 0.009, srid=4326), opd=dishub)
+    Camera.objects.create(code="off", name="Mati", location=Point(lon, lat, srid=4326), opd=dishub, active=False)
+    c = client_for(operator)
+    near = c.get(f"/console/api/cameras/?lat={lat}&lon={lon}&radius=500").json()["cameras"]
+    assert [cam["code"] for cam in near] == ["near"]
+    assert 290 < near[0]["distance_m"] < 310
+    report = submit()
+    detail = c.get(f"/console/api/reports/{report.public_id}/").json()["properties"]
+    assert [cam["code"] for cam in detail["cameras"]] == ["near"]
+
+
+def test_field_pings_are_stored_once_and_orders_are_the_supervisors_own(
+    world, operator, django_capture_on_commit_callbacks
+):
+    sup = make_field_supervisor("sup-a", "Agus")
+    other = make_field_supervisor("sup-b", "Bambang")
+    c = client_for(sup.user)
+    now = timezone.now()
+    pings = [
+        {"time": (now - timedelta(seconds=30 - 10 * i)).isoformat(), "lat": CIPONDOH_PT[1], "lon": CIPONDOH_PT[0]}
+        for i in range(3)
+    ]
+    first = c.post("/field/api/pings/", {"pings": pings}, format="json").json()
+    again = c.post("/field/api/pings/", {"pings": pings}, format="json").json()  # the phone retried the batch
+    assert first["stored"] == 3 and again["stored"] == 0 and again["duplicates"] == 3
+    bad = c.post("/field/api/pings/", {"pings": [{"time": "x", "lat": 95, "lon": "abc"}]}, format="json")
+    assert bad.status_code == 200 and bad.json()["rejected"]
+    assert c.post("/field/api/pings/", {"pings": []}, format="json").status_code == 400
+    assert c.post("/field/api/shift/", {"action": "start"}, format="json").json()["started_at"]
+    assert c.get("/field/api/me/").json()["shift_started_at"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        report = submit(CIPONDOH_PT)  # Agus is on duty in Cipondoh: dispatch offers it to him
+    mine = c.get("/field/api/orders/").json()["orders"]
+    assert [o["id"] for o in mine] == [report.public_id]
+    assert client_for(other.user).get("/field/api/orders/").json()["orders"] == []
+    step = f"/field/api/orders/{report.public_id}/acknowledge/"
+    assert client_for(other.user).post(step).status_code == 403
+    assert c.post(step).json()["step"] == "acknowledged"
+    assert c.post(step).json()["step"] == "acknowledged"  # twice: idempotent
+    assert c.post(f"/field/api/orders/{report.public_id}/fly/").status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)  # the consumer reads from its own thread and connection
+def test_live_feed_replays_what_a_reconnecting_console_missed(
+    world, operator, settings, django_capture_on_commit_callbacks
+):
+    from console import live
+    from geoapp.asgi import application
+
+    settings.CONSOLE_LIVE_REPLAY_MAX = 50
+    start = live.current_seq()
+    with django_capture_on_commit_callbacks(execute=True):
+        submit()
+        submit()
+    assert live.current_seq() > start
+
+    async def connect(user, since):
+        comm = WebsocketCommunicator(application, f"/ws/console/?since={since}")
+        comm.scope["user"] = user
+        ok, code = await comm.connect()
+        messages = []
+        if ok:
+            while True:
+                msg = await comm.receive_json_from(timeout=5)
+                messages.append(msg)
+                if msg["type"] == "hello":
+                    break
+            await comm.disconnect()
+        return ok, code, messages
+
+    ok, _code, messages = async_to_sync(connect)(operator, start)
+    assert ok
+    replayed = [m for m in messages if m["type"] == "event"]
+    assert {m["key"] for m in replayed if m["kind"] == "report"} == set(
+        Report.objects.values_list("public_id", flat=True)
+    )
+    assert [m["seq"] for m in replayed] == sorted(m["seq"] for m in replayed)
+    settings.CONSOLE_LIVE_REPLAY_MAX = 1
+    ok, _code, messages = async_to_sync(connect)(operator, start)
+    assert messages[0]["type"] == "resync"
+    settings.CONSOLE_LIVE_REPLAY_MAX = 50
+    settings.CONSOLE_LIVE_KEEP_S = 0
+    live.prune(timezone.now() + timedelta(seconds=1))  # a browser away longer than the log is kept
+    ok, _code, messages = async_to_sync(connect)(operator, start)
+    assert [m["type"] for m in messages] == ["resync", "hello"]
+    ok, code, _ = async_to_sync(connect)(make_user("nobody", "citizen"), 0)
+    assert not ok and code == 4403
+
+
+def test_pages_are_indonesian_unless_english_is_chosen(world, operator):
+    c = APIClient(HTTP_ACCEPT_LANGUAGE="en-US,en")
+    page = c.get("/lapor/")
+    assert page.status_code == 200 and b"Kirim laporan" in page.content and b'lang="id"' in page.content
+    c.cookies["django_language"] = "en"
+    assert b"Send report" in c.get("/lapor/").content
+    assert APIClient().get("/console/").status_code == 302  # to the login page
+    assert APIClient().get("/").headers["Location"] == "/console/"
