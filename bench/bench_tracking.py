@@ -1,20 +1,38 @@
-"""Ping ingestion and attendance benchmarks, in a scratch database `bench_tracking` (dropped after).
+"""Ping ingestion and attendance benchmarks, in a scratch database (dropped after).
 
 In one run, on the same partitioned table and indexes:
-  (a) raw binary COPY of pings into tracking_ping, 1000 rows per COPY  -> the limit (baseline)
-  (b) the native batch endpoint over real HTTP, 1000 pings per request -> the issue wants >= 50 % of (a)
-  (c) single pings in the OsmAnd form over real HTTP
-  (d) attendance for S supervisors over D days of 10-second pings (all-day shifts), in SQL
+  (a)  raw binary COPY of pings into tracking_ping, 1000 rows per COPY, the same 15 columns the
+       endpoint writes                                                  -> the limit (baseline)
+  (a2) the database alone for the textbook alternative: binary COPY into a temporary staging
+       table, then INSERT ... ON CONFLICT DO NOTHING RETURNING (what the pipeline falls back to)
+  (b)  the native batch endpoint over real HTTP, 1000 pings per request (one phone's buffer,
+       moving along a path)                                             -> the issue wants >= 50 % of (a)
+  (b0) the same endpoint with the other apps' receivers of tracking's signals (the console's live
+       push, dispatch's on-site detection) disconnected: tracking's own cost
+  (c)  single pings in the OsmAnd form over real HTTP
+  (d)  attendance for S supervisors over D days of 10-second pings (all-day shifts), in SQL
+
+(a), (a2), (b) and (b0) run interleaved, batch by batch, so a busy machine slows all three alike.
+The HTTP server runs in this process on one thread (like a daphne worker it keeps its database
+connection; a thread per request would open a new connection per request). Request bodies and
+COPY rows are built before each timed call.
 
 Defaults run in a few minutes. The issue's sizes:
   .venv/bin/python bench/bench_tracking.py --copy-batches 500 --http-batches 200 --single 5000 \
       --supervisors 300 --days 30
+Profile one warm 1000-ping request end to end instead (pyinstrument if installed, else cProfile):
+  .venv/bin/python bench/bench_tracking.py --profile
+The database is `bench_tracking`, or $BENCH_TRACKING_DB.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
+import json
 import os
+import random
 import sys
 import threading
 import time
@@ -27,16 +45,27 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoapp.settings")
 import geoapp.settings as project_settings  # noqa: E402
 
 BENCH_DB = os.environ.get("BENCH_TRACKING_DB", "bench_tracking")
-COPY_TYPES = ["int8", "int8", "timestamptz", "timestamptz", "bytea", "float8", "bool", "bool", "text", "text"]
+COLUMNS = (
+    "device_id, supervisor_id, device_time, received_at, point, accuracy, speed, heading, altitude, battery, "
+    "mock, in_area, kecamatan_code, geofence_ids, source"
+)
+COPY_TYPES = [
+    "int8", "int8", "timestamptz", "timestamptz", "bytea", "float8", "float8", "float8", "float8", "float8",
+    "bool", "bool", "text", "int4[]", "text",
+]  # fmt: skip
+BATCH = 1000
+STEP_S = 10  # seconds between a phone's fixes
 
 
 def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--copy-batches", type=int, default=100, help="COPY statements of 1000 rows (a)")
-    p.add_argument("--http-batches", type=int, default=50, help="batch requests of 1000 pings (b)")
+    p.add_argument("--staged-batches", type=int, default=None, help="staging + INSERT batches (a2); default = (a)")
+    p.add_argument("--http-batches", type=int, default=100, help="batch requests of 1000 pings (b)")
     p.add_argument("--single", type=int, default=500, help="single OsmAnd requests (c)")
     p.add_argument("--supervisors", type=int, default=30, help="supervisors for attendance (d)")
     p.add_argument("--days", type=int, default=1, help="days of 10-second pings for attendance (d)")
+    p.add_argument("--profile", action="store_true", help="profile one warm 1000-ping request and stop")
     p.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     return p.parse_args()
 
@@ -56,11 +85,20 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] * 1000
 
 
-def line(label: str, n: int, seconds: float, lat: list[float] | None = None, baseline: float | None = None) -> float:
+def line(
+    label: str,
+    n: int,
+    seconds: float,
+    lat: list[float] | None = None,
+    baseline: float | None = None,
+    cpu: list[float] | None = None,
+) -> float:
     rate = n / seconds if seconds else 0
-    extra = f"  p50 {pct(lat, 0.5):7.1f} ms  p99 {pct(lat, 0.99):7.1f} ms" if lat else ""
+    extra = f"  p50 {pct(lat, 0.5):6.1f} ms  p99 {pct(lat, 0.99):6.1f} ms" if lat else ""
+    if cpu:
+        extra += f"  app CPU {pct(cpu, 0.5):5.1f} ms"
     vs = f"  ({rate / baseline:5.1%} of COPY)" if baseline else ""
-    print(f"{label:<38} {n:>9} pings  {seconds:7.2f} s  {rate:>10,.0f} pings/s{extra}{vs}")
+    print(f"{label:<40} {n:>8} pings {seconds:6.2f} s {rate:>8,.0f} pings/s{extra}{vs}", flush=True)
     return rate
 
 
@@ -86,11 +124,140 @@ def main() -> None:
                 c.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
 
+class Fleet:
+    """The bench's phones: each batch is the next 1000 fixes of one phone moving along its path."""
+
+    def __init__(self, phones, devices, now: datetime):
+        self.phones = phones
+        self.devices = devices
+        self.now = now
+        self.rng = random.Random(5)
+        self.span = timedelta(seconds=STEP_S * BATCH)
+        self.walkers: dict[tuple[datetime, int], object] = {}
+
+    def path(self, phone, count: int) -> list[tuple[float, float]]:
+        out = []
+        for _ in range(count):
+            phone.move(STEP_S, self.rng, wander=False)
+            out.append((phone.lon, phone.lat))
+        return out
+
+    def batch(self, b: int, base: datetime):
+        """(phone, start, [(lon, lat)] * 1000) for batch number b in the window starting at base.
+
+        Each window has its own copy of each phone, so a phone's path is continuous in time
+        within a window (the speed filter sees a plausible track).
+        """
+        key = (base, b % len(self.phones))
+        if key not in self.walkers:
+            self.walkers[key] = copy.copy(self.phones[key[1]])
+        phone = self.walkers[key]
+        start = base + (b // len(self.phones)) * self.span
+        return phone, start, self.path(phone, BATCH)
+
+    def copy_rows(self, phone, start: datetime, path, source: str) -> list[tuple]:
+        import shapely
+
+        dev = self.devices[phone.device_id]
+        lons = [p[0] for p in path]
+        lats = [p[1] for p in path]
+        wkb = shapely.to_wkb(shapely.set_srid(shapely.points(lons, lats), 4326), include_srid=True).tolist()
+        return [
+            (dev.pk, dev.supervisor_id, start + timedelta(seconds=STEP_S * i), self.now, wkb[i], 10.0, 1.2, 90.0,
+             20.0, 80.0, False, True, "36.71.01", [], source)
+            for i in range(len(path))
+        ]  # fmt: skip
+
+    @staticmethod
+    def body(start: datetime, path) -> bytes:
+        pings = [
+            {"time": (start + timedelta(seconds=STEP_S * i)).isoformat(), "lat": lat, "lon": lon, "accuracy": 10.0,
+             "speed": 1.2, "heading": 90.0, "altitude": 20.0, "battery": 80.0}
+            for i, (lon, lat) in enumerate(path)
+        ]  # fmt: skip
+        return json.dumps({"pings": pings}).encode()
+
+
+def copy_into(table: str, rows: list[tuple]) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        with cur.copy(f"COPY {table} ({COLUMNS}) FROM STDIN (FORMAT BINARY)") as cp:
+            cp.set_types(COPY_TYPES)
+            for r in rows:
+                cp.write_row(r)
+
+
+def staged_insert(rows: list[tuple]) -> int:
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS bench_staging (LIKE tracking_ping) ON COMMIT DELETE ROWS")
+        copy_into("bench_staging", rows)
+        cur.execute(
+            f"INSERT INTO tracking_ping ({COLUMNS}) SELECT {COLUMNS} FROM bench_staging "
+            "ON CONFLICT (device_id, device_time) DO NOTHING RETURNING device_time"
+        )
+        return len(cur.fetchall())
+
+
+@contextlib.contextmanager
+def receivers_off():
+    """Disconnect every receiver of tracking's signals for the block (tracking's own cost)."""
+    from tracking.signals import position_updated, presence_changed
+
+    saved = [(sig, sig.receivers) for sig in (position_updated, presence_changed)]
+    for sig, _ in saved:
+        sig.receivers = []
+        sig.sender_receivers_cache.clear()
+    try:
+        yield
+    finally:
+        for sig, receivers in saved:
+            sig.receivers = receivers
+            sig.sender_receivers_cache.clear()
+
+
+def profile(fleet: Fleet, base: datetime) -> None:
+    """Warm requests through Django's full stack in process, profiled (five phones, second batch each)."""
+    from django.test import Client
+
+    client = Client()
+
+    def request(b: int) -> None:
+        phone, start, path = fleet.batch(b, base)
+        body = fleet.body(start, path)
+        r = client.post(
+            "/api/tracking/pings/", body, content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {phone.token}", HTTP_X_DEVICE_ID=phone.device_id,
+        )  # fmt: skip
+        assert r.status_code == 200 and r.json()["stored"] == BATCH, r.content[:300]
+
+    for b in range(5):
+        request(b)  # warm: indexes, caches, partitions, connection
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        for b in range(5):
+            prof.runcall(request, len(fleet.phones) + b)
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
+        return
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    for b in range(5):
+        request(len(fleet.phones) + b)  # the same phones' next buffers
+    profiler.stop()
+    print(profiler.output_text(unicode=False, color=False))
+
+
 def run(args: argparse.Namespace) -> None:
     import requests
-    import shapely
     from django.core.management import call_command
-    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+    from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer
     from django.core.wsgi import get_wsgi_application
     from django.db import connection
     from tqdm import tqdm
@@ -98,7 +265,7 @@ def run(args: argparse.Namespace) -> None:
     from kecamatan_boundaries.bootstrap import load_city_boundaries
     from tracking import attendance, partitions
     from tracking.models import Device
-    from tracking.presence import wib_date
+    from tracking.presence import WIB, wib_date
     from tracking.simulator import setup_fleet
 
     with connection.cursor() as cur:
@@ -109,118 +276,109 @@ def run(args: argparse.Namespace) -> None:
     phones = setup_fleet(n_sup, prefix="bench", seed=3)
     devices = {d.device_id: d for d in Device.objects.all()}
     now = datetime.now(UTC).replace(microsecond=0)
+    fleet = Fleet(phones, devices, now)
+    staged_batches = args.copy_batches if args.staged_batches is None else args.staged_batches
+    rounds = max(args.copy_batches, staged_batches, args.http_batches)
+    days_per_window = int(rounds / len(phones) * fleet.span.total_seconds() / 86400) + 2
+    base_a = now - timedelta(days=3 * days_per_window + 1)  # three separate windows: no key collides
+    base_a2 = base_a + timedelta(days=days_per_window)
+    base_b = base_a2 + timedelta(days=days_per_window)
+    base_b0 = base_b + timedelta(days=days_per_window)
+    base_a = base_a - timedelta(days=days_per_window)  # four windows
+    partitions.ensure_days({(base_a + timedelta(days=d)).date() for d in range(4 * days_per_window + 3)})
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
 
-    def rows_for(phone, start: datetime, count: int):
-        dev = devices[phone.device_id]
-        wkb = shapely.to_wkb(shapely.set_srid(shapely.Point(phone.lon, phone.lat), 4326), include_srid=True)
-        return [
-            (
-                dev.pk,
-                dev.supervisor_id,
-                start + timedelta(seconds=10 * i),
-                now,
-                wkb,
-                10.0,
-                False,
-                True,
-                "36.71.01",
-                "copy",
-            )
-            for i in range(count)
-        ]
-
-    def copy_rows(rows) -> None:
-        with connection.cursor() as cur:
-            with cur.copy(
-                "COPY tracking_ping (device_id, supervisor_id, device_time, received_at, point, accuracy, mock,"
-                " in_area, kecamatan_code, source) FROM STDIN (FORMAT BINARY)"
-            ) as cp:
-                cp.set_types(COPY_TYPES)
-                for r in rows:
-                    cp.write_row(r)
-
-    span = timedelta(seconds=10 * 1000)  # one device's 1000 buffered pings
-    partitions.ensure_days({(now - timedelta(days=d)).date() for d in range(0, 5 + args.days)} | {now.date()})
-
-    print(f"bench_tracking: {n_sup} supervisors, PostgreSQL {connection.pg_version}, {datetime.now():%Y-%m-%d %H:%M}")
-    # (a) raw binary COPY, the limit
-    lat, total = [], 0
-    t0 = time.perf_counter()
-    for b in tqdm(range(args.copy_batches), desc="(a) COPY", leave=False):
-        phone = phones[b % len(phones)]
-        rows = rows_for(phone, now - timedelta(hours=70) + (b // len(phones)) * span, 1000)
-        s = time.perf_counter()
-        copy_rows(rows)
-        lat.append(time.perf_counter() - s)
-        total += len(rows)
-    copy_rate = line("(a) binary COPY, 1000 rows each", total, time.perf_counter() - t0, lat)
+    if args.profile:
+        profile(fleet, base_b)
+        return
 
     app = get_wsgi_application()
-    server = ThreadedWSGIServer(("127.0.0.1", 0), WSGIRequestHandler, allow_reuse_address=True)
+    server = WSGIServer(("127.0.0.1", 0), WSGIRequestHandler, allow_reuse_address=True)
     WSGIRequestHandler.log_message = lambda *a, **k: None
     server.set_app(app)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     http = requests.Session()
 
-    # (b) native batch endpoint, 1000 pings per request, each request one phone's buffer
-    lat, total = [], 0
-    t0 = time.perf_counter()
-    for b in tqdm(range(args.http_batches), desc="(b) batch", leave=False):
-        phone = phones[b % len(phones)]
-        start = now - timedelta(hours=40) + (b // len(phones)) * span
-        pings = [
-            {
-                "time": (start + timedelta(seconds=10 * i)).isoformat(),
-                "lat": phone.lat,
-                "lon": phone.lon,
-                "accuracy": 10,
-            }
-            for i in range(1000)
-        ]
-        s = time.perf_counter()
-        r = http.post(
-            f"{base}/api/tracking/pings/",
-            json={"pings": pings},
-            headers={"Authorization": f"Bearer {phone.token}", "X-Device-Id": phone.device_id},
-        )
-        lat.append(time.perf_counter() - s)
-        assert r.status_code == 200 and r.json()["stored"] == 1000, r.text[:300]
-        total += 1000
-    line("(b) batch endpoint, 1000 per request", total, time.perf_counter() - t0, lat, copy_rate)
+    print(f"bench_tracking: {n_sup} supervisors, PostgreSQL {connection.pg_version}, {datetime.now():%Y-%m-%d %H:%M}")
+    lat = {"a": [], "a2": [], "b": [], "b0": []}
+    cpu = {"a": [], "a2": [], "b": [], "b0": []}  # this process's CPU per call (p50): client + server
+    total = {"a": 0, "a2": 0, "b": 0, "b0": 0}
 
-    # (c) single OsmAnd pings (Traccar Client form)
-    lat = []
-    t0 = time.perf_counter()
+    def post_batch(r: int, window: datetime, key: str) -> None:
+        phone, start, path = fleet.batch(r, window)
+        body = fleet.body(start, path)
+        headers = {
+            "Authorization": f"Bearer {phone.token}",
+            "X-Device-Id": phone.device_id,
+            "Content-Type": "application/json",
+        }
+        c, s = time.process_time(), time.perf_counter()
+        resp = http.post(f"{base}/api/tracking/pings/", data=body, headers=headers)
+        lat[key].append(time.perf_counter() - s)
+        cpu[key].append(time.process_time() - c)
+        assert resp.status_code == 200 and resp.json()["stored"] == BATCH, resp.text[:300]
+        total[key] += BATCH
+
+    for r in tqdm(range(rounds), desc="(a) / (a2) / (b) / (b0) interleaved", leave=False):
+        if r < args.copy_batches:
+            phone, start, path = fleet.batch(r, base_a)
+            rows = fleet.copy_rows(phone, start, path, "copy")
+            c, s = time.process_time(), time.perf_counter()
+            copy_into("tracking_ping", rows)
+            lat["a"].append(time.perf_counter() - s)
+            cpu["a"].append(time.process_time() - c)
+            total["a"] += len(rows)
+        if r < staged_batches:
+            phone, start, path = fleet.batch(r, base_a2)
+            rows = fleet.copy_rows(phone, start, path, "staged")
+            c, s = time.process_time(), time.perf_counter()
+            assert staged_insert(rows) == len(rows)
+            lat["a2"].append(time.perf_counter() - s)
+            cpu["a2"].append(time.process_time() - c)
+            total["a2"] += len(rows)
+        if r < args.http_batches:
+            post_batch(r, base_b, "b")
+            with receivers_off():
+                post_batch(r, base_b0, "b0")
+    copy_rate = line("(a) binary COPY, 1000 rows each", total["a"], sum(lat["a"]), lat["a"], cpu=cpu["a"])
+    if total["a2"]:
+        line("(a2) staging COPY + INSERT ON CONFLICT", total["a2"], sum(lat["a2"]), lat["a2"], copy_rate, cpu["a2"])
+    line("(b) batch endpoint, 1000 per request", total["b"], sum(lat["b"]), lat["b"], copy_rate, cpu["b"])
+    line("(b0) the same, other apps' receivers off", total["b0"], sum(lat["b0"]), lat["b0"], copy_rate, cpu["b0"])
+
+    # (c) single OsmAnd pings (Traccar Client form), each phone moving
+    lat_c = []
+    base_c = now - timedelta(hours=4)
     for i in tqdm(range(args.single), desc="(c) OsmAnd", leave=False):
         phone = phones[i % len(phones)]
-        ts = now - timedelta(hours=4) + timedelta(seconds=10 * (i // len(phones)))
+        phone.move(STEP_S, fleet.rng, wander=False)
+        stamp = base_c + timedelta(seconds=STEP_S * (i // len(phones)))
+        params = {"id": phone.device_id, "token": phone.token, "timestamp": int(stamp.timestamp()),
+                  "lat": phone.lat, "lon": phone.lon, "speed": 0, "accuracy": 10, "batt": 80}  # fmt: skip
         s = time.perf_counter()
-        r = http.get(
-            f"{base}/tracking/osmand/",
-            params={"id": phone.device_id, "token": phone.token, "timestamp": int(ts.timestamp()),
-                    "lat": phone.lat, "lon": phone.lon, "speed": 0, "accuracy": 10, "batt": 80},
-        )  # fmt: skip
-        lat.append(time.perf_counter() - s)
-        assert r.status_code == 200, r.text[:300]
-    line("(c) single OsmAnd pings", args.single, time.perf_counter() - t0, lat, copy_rate)
+        resp = http.get(f"{base}/tracking/osmand/", params=params)
+        lat_c.append(time.perf_counter() - s)
+        assert resp.status_code == 200, resp.text[:300]
+    line("(c) single OsmAnd pings", args.single, sum(lat_c), lat_c, copy_rate)
     server.shutdown()
 
-    # (d) attendance: S supervisors x D days of 10-second pings (all-day shifts)
-    att_phones = phones[: args.supervisors]
+    # (d) attendance: S supervisors x D days of 10-second pings (all-day shifts), on a clean history
+    att_phones = [copy.copy(p) for p in phones[: args.supervisors]]
     first_day = wib_date(now) - timedelta(days=args.days + 1)
-    from tracking.presence import WIB
-
     day_start = datetime.combine(first_day, datetime.min.time(), WIB)
     partitions.ensure_days({(day_start + timedelta(days=d)).astimezone(UTC).date() for d in range(args.days + 2)})
     with connection.cursor() as cur:
-        cur.execute("DELETE FROM tracking_ping WHERE source = 'copy'")
+        cur.execute("TRUNCATE tracking_ping")
     n_rows = 0
     for p in tqdm(att_phones, desc="(d) history", leave=False):
-        rows = rows_for(p, day_start, 8640 * args.days)
-        rows = [r[:9] + ("att",) for r in rows]
-        copy_rows(rows)
-        n_rows += len(rows)
+        for k in range(0, 8640 * args.days, BATCH):
+            count = min(BATCH, 8640 * args.days - k)
+            start = day_start + timedelta(seconds=STEP_S * k)
+            path = [(p.lon, p.lat)] * count
+            copy_into("tracking_ping", fleet.copy_rows(p, start, path, "att"))
+            n_rows += count
     with connection.cursor() as cur:
         cur.execute("ANALYZE tracking_ping")
     t0 = time.perf_counter()

@@ -127,6 +127,45 @@ class _KecamatanMetric:
 kecamatan_metric = _KecamatanMetric()
 
 
+class _KecamatanCodes:
+    """Kecamatan code of many points at once, by the same rule as `BoundaryIndex.locate_many`.
+
+    `locate_many` asks its STRtree for `covered_by` pairs (~7 ms per 1000 points here); with 13
+    prepared polygons a bounding-box filter plus `shapely.intersects_xy` per polygon, in code
+    order, gives the same answer (for a point, intersects = covered by; first hit = lowest code)
+    about 10x faster. Points in no polygon (gaps, outside the city) still go to `locate_many`
+    for its nearest-within-tolerance rule.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._source: BoundaryIndex | None = None
+        self._bounds = np.empty((0, 4))
+
+    def locate(self, lons: np.ndarray, lats: np.ndarray) -> list[str | None]:
+        index = kecamatan_index.get()
+        with self._lock:
+            if index is not self._source:
+                self._bounds = shapely.bounds(index.geoms)
+                self._source = index
+            bounds = self._bounds
+        best = np.full(len(lons), -1, dtype=np.int64)
+        for i, geom in enumerate(index.geoms):  # code order
+            minx, miny, maxx, maxy = bounds[i]
+            todo = np.nonzero((best < 0) & (lons >= minx) & (lons <= maxx) & (lats >= miny) & (lats <= maxy))[0]
+            if len(todo):
+                best[todo[shapely.intersects_xy(geom, lons[todo], lats[todo])]] = i
+        codes = [index.areas[i].code if i >= 0 else None for i in best.tolist()]
+        misses = np.nonzero(best < 0)[0]
+        if len(misses):
+            for i, area in zip(misses.tolist(), index.locate_many(lons[misses], lats[misses]), strict=True):
+                codes[i] = area.code if area else None
+        return codes
+
+
+kecamatan_codes = _KecamatanCodes()
+
+
 @dataclass
 class AssignedArea:
     """What a supervisor must be inside: any of these kecamatan or geofences."""
@@ -149,14 +188,15 @@ class Enriched:
 def enrich(lons: np.ndarray, lats: np.ndarray, accuracies: np.ndarray, area: AssignedArea) -> Enriched:
     """Kecamatan, geofences and area membership (with the accuracy margin) of each fix, vectorised.
 
-    One STRtree query for kecamatan, one for geofences; the margin test runs only for fixes
+    Kecamatan by `kecamatan_codes` (the boundary index's polygons), geofences by one STRtree
+    query; the margin test runs only for fixes
     outside the area with a known accuracy (NaN = unknown), as one vectorised `dwithin` per
     assigned shape.
     """
     lon_a = np.asarray(lons, dtype=float)
     lat_a = np.asarray(lats, dtype=float)
     acc_a = np.asarray(accuracies, dtype=float)
-    kec = [a.code if a else None for a in kecamatan_index.get().locate_many(lon_a, lat_a)]
+    kec = kecamatan_codes.locate(lon_a, lat_a)
     gf_index = geofence_index.get()
     gfs = gf_index.locate_many(lon_a, lat_a)
     codes, fences = area.kecamatan_codes, area.geofence_ids

@@ -215,6 +215,7 @@ class ReportQuery:
     month: tuple[int, int] | None = None
     opd: str | None = None
     recompute: bool = False
+    supervisor_id: int | None = None  # only this supervisor's rows (a supervisor asking for their own)
 
     @property
     def label(self) -> str:
@@ -265,6 +266,8 @@ def report_rows(query: ReportQuery) -> list[dict]:
     )
     if query.opd:
         qs = qs.filter(supervisor__opd__code=query.opd)
+    if query.supervisor_id is not None:
+        qs = qs.filter(supervisor_id=query.supervisor_id)
     if query.day:
         return [
             {

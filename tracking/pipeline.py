@@ -276,35 +276,44 @@ HISTORY_SQL = """
 UNION ALL
 (SELECT true, device_time, NULL, NULL FROM tracking_ping
   WHERE device_id = %(device)s AND device_time BETWEEN %(first)s AND %(last)s
-    AND device_time = ANY(ARRAY(SELECT timestamptz 'epoch' + u * interval '1 microsecond'
-                                FROM unnest(%(times)s::int8[]) AS u)))
+  ORDER BY device_time LIMIT %(limit)s)
+"""
+STORED_AMONG_SQL = """
+SELECT device_time FROM tracking_ping
+WHERE device_id = %(device)s AND device_time BETWEEN %(first)s AND %(last)s
+  AND device_time = ANY(ARRAY(SELECT timestamptz 'epoch' + u * interval '1 microsecond'
+                              FROM unnest(%(times)s::int8[]) AS u))
 """
 
 
 def _history_around(device: Device, fixes: FixBatch, want_previous: bool) -> tuple[tuple | None, np.ndarray]:
     """(previous stored non-mock fix before the batch's first real fix, times already stored).
 
-    One statement on the primary key (device, time); both halves prune to the partitions
-    the batch touches. The previous fix is looked for up to a day back.
+    One statement on the primary key (device, time), pruned to the partitions the batch
+    touches: the previous fix (up to a day back) and the stored times between the batch's
+    first and last fix. A fresh upload finds none; a resent one finds its own. Only when the
+    batch spans so much stored history that the range is longer than twice the batch (a stray
+    old fix next to new ones) is the check redone as an exact lookup of the batch's times.
     """
     real = fixes.time_us[~fixes.mock]
     before = from_us(real[0]) if want_previous and len(real) else None
+    params = {
+        "device": device.pk,
+        "before": before,
+        "since": before - timedelta(days=1) if before else None,
+        "first": from_us(fixes.time_us[0]),
+        "last": from_us(fixes.time_us[-1]),
+        "limit": 2 * len(fixes) + 1,
+    }
     with connection.cursor() as cur:
-        cur.execute(
-            HISTORY_SQL,
-            {
-                "device": device.pk,
-                "before": before,
-                "since": before - timedelta(days=1) if before else None,
-                "first": from_us(fixes.time_us[0]),
-                "last": from_us(fixes.time_us[-1]),
-                "times": fixes.time_us.tolist(),
-            },
-        )
+        cur.execute(HISTORY_SQL, params)
         rows = cur.fetchall()
-    prev = next(((to_us(t), x, y) for dup, t, x, y in rows if not dup), None)
-    stored = np.array([to_us(t) for dup, t, _x, _y in rows if dup], dtype=np.int64)
-    return prev, stored
+        prev = next(((to_us(t), x, y) for dup, t, x, y in rows if not dup), None)
+        stored = [t for dup, t, _x, _y in rows if dup]
+        if len(stored) >= params["limit"]:
+            cur.execute(STORED_AMONG_SQL, {**params, "times": fixes.time_us.tolist()})
+            stored = [row[0] for row in cur.fetchall()]
+    return prev, np.array([to_us(t) for t in stored], dtype=np.int64)
 
 
 # --- store ------------------------------------------------------------------------------------------

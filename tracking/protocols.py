@@ -298,13 +298,17 @@ def _times(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
 
 def _numbers(values: list[Any], name: str, required: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """A column of numbers: JSON numbers/null in one numpy conversion; anything else one by one."""
-    if set(map(type, values)) <= _PLAIN_NUMBERS:
+    kinds = set(map(type, values))
+    if kinds <= _PLAIN_NUMBERS:
         try:
             arr = np.array(values, dtype=float)  # None -> NaN
         except OverflowError:
             arr = None
         if arr is not None:
-            missing = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+            if type(None) in kinds:
+                missing = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+            else:
+                missing = np.zeros(len(values), dtype=bool)
             bad = ~np.isfinite(arr) & ~missing
             return arr, (bad | missing) if required else bad
     arr = np.full(len(values), math.nan)

@@ -44,6 +44,7 @@ def _latest(obj: Supervisor) -> LatestPosition | None:
 class SupervisorFeatureSerializer(GeoFeatureModelSerializer):
     position = GeometryField(source="latest_position.point", read_only=True)  # null before the first fix
     opd = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    phone = serializers.SerializerMethodField(help_text="personal data: operators and admins only (null otherwise)")
     presence = serializers.SerializerMethodField()
     presence_reason = serializers.SerializerMethodField()
     last_fix_at = serializers.SerializerMethodField()
@@ -59,6 +60,9 @@ class SupervisorFeatureSerializer(GeoFeatureModelSerializer):
             "id", "name", "phone", "opd", "kecamatan_codes", "geofences", "presence", "presence_reason",
             "last_fix_at", "last_fix_age_s", "current_kecamatan", "accuracy_m",
         ]  # fmt: skip
+
+    def get_phone(self, obj) -> str | None:
+        return obj.phone if self.context.get("personal_data") else None
 
     def _p(self, obj):
         return self.context["presence"][obj.pk]

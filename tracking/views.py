@@ -11,14 +11,15 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, PermissionDenied
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import attendance, presence
 from . import settings as ts
+from .access import CanSeeAttendance, CanSeeSupervisors
 from .models import Supervisor
 from .pipeline import REFUSING_REASONS, IngestResult, ingest
 from .protocols import (
@@ -156,9 +157,13 @@ class OwnTracksPings(DeviceIngestView):
 
 
 class SupervisorList(APIView):
-    """Every active supervisor as a GeoJSON Feature at the latest position, with presence and why."""
+    """Active supervisors as GeoJSON Features at their latest position, with presence and why.
 
-    permission_classes = [IsAuthenticated]
+    Operators and admins see every supervisor (and phone numbers); a supervisor sees only
+    themself (see access.py).
+    """
+
+    permission_classes = [CanSeeSupervisors]
 
     @extend_schema(
         parameters=[
@@ -178,7 +183,10 @@ class SupervisorList(APIView):
         },
     )
     def get(self, request):
+        access = request.tracking_access
         qs = Supervisor.objects.active().select_related("opd", "latest_position").prefetch_related("geofences")
+        if not access.sees_all:
+            qs = qs.filter(pk=access.supervisor_id)
         if opd := request.query_params.get("opd"):
             qs = qs.filter(opd__code=opd)
         if kec := request.query_params.get("kecamatan"):
@@ -191,7 +199,8 @@ class SupervisorList(APIView):
         states = presence.presence_for(sups, now)
         if wanted:
             sups = [s for s in sups if states[s.pk].state == wanted]
-        data = SupervisorFeatureSerializer(sups, many=True, context={"presence": states}).data
+        context = {"presence": states, "personal_data": access.personal_data}
+        data = SupervisorFeatureSerializer(sups, many=True, context=context).data
         return Response(data)
 
 
@@ -200,9 +209,10 @@ class AttendanceExport(APIView):
 
     `?format=csv` or `?format=xlsx` (or the Accept header) for a file; JSON otherwise.
     `?recompute=1` recomputes from the ping history first (days computed earlier are kept).
+    Operators, planners and admins see everyone; a supervisor sees only their own days.
     """
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [CanSeeAttendance]
 
     def get_renderers(self):
         from rest_framework.renderers import JSONRenderer
@@ -216,10 +226,19 @@ class AttendanceExport(APIView):
             OpenApiParameter("opd", str, description="OPD code"),
             OpenApiParameter("format", str, enum=["json", "csv", "xlsx"]),
         ],
-        responses={200: OpenApiTypes.OBJECT, 400: OpenApiResponse(description="date or month missing or invalid")},
+        responses={
+            200: OpenApiTypes.OBJECT,
+            400: OpenApiResponse(description="date or month missing or invalid"),
+            403: OpenApiResponse(description="not an operator, planner, admin or the supervisor themself"),
+        },
     )
     def get(self, request, format=None):  # noqa: A002 - DRF's name
+        access = request.tracking_access
         query = attendance.ReportQuery.from_params(request.query_params)
+        if not access.sees_all:
+            if query.recompute:
+                raise PermissionDenied("only operators, planners and admins may recompute attendance")
+            query.supervisor_id = access.supervisor_id
         rows = attendance.report_rows(query)
         response = Response(rows)
         if request.accepted_renderer.format in ("csv", "xlsx"):

@@ -47,3 +47,15 @@ def make_supervisor(name="Budi", opd="dishub", kecamatan=("36.71.05",), shifts="
 @pytest.fixture
 def supervisor(city):
     return make_supervisor()
+
+
+def user_with_role(role: str | None, username: str | None = None, password: str = "pw-tracking-1"):
+    """A user in one role group of geoapp/roles.py (None = signed in, no role)."""
+    from django.contrib.auth import get_user_model
+
+    from geoapp.roles import ensure_roles
+
+    user = get_user_model().objects.create_user(username or f"u-{role or 'none'}", password=password)
+    if role:
+        user.groups.add(ensure_roles()[role])
+    return user

@@ -5,13 +5,12 @@ import io
 from datetime import date, time, timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
-from tests.tracking.conftest import CIPONDOH, TANGERANG, make_supervisor, wib
+from tests.tracking.conftest import CIPONDOH, TANGERANG, make_supervisor, user_with_role, wib
 from tracking import attendance, partitions
 from tracking.models import AttendanceDay, ShiftOverride
 
@@ -98,7 +97,7 @@ def test_day_off_override_means_no_attendance_row(city):
 def test_exports_csv_xlsx_month_and_command(city, tmp_path):
     sup = make_supervisor("Siti", shifts=[(1, time(8), time(16))])
     constructed_day(sup)
-    user = get_user_model().objects.create_user("operator", password="pw-operator-1")
+    user = user_with_role("operator")
     api = APIClient()
     assert api.get("/api/tracking/attendance/?date=2025-03-04").status_code in (401, 403)
     api.force_authenticate(user)

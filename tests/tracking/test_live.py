@@ -7,7 +7,7 @@ import requests
 from django.utils import timezone
 
 from tests.conftest import ensure_city
-from tests.tracking.conftest import CIPONDOH, make_supervisor
+from tests.tracking.conftest import CIPONDOH, make_supervisor, user_with_role
 from tracking.models import LatestPosition, Ping, Supervisor
 from tracking.signals import position_updated, presence_changed
 from tracking.simulator import SimOptions, run, setup_fleet
@@ -22,7 +22,7 @@ def live_city(live_server):
     return live_server
 
 
-def test_protocols_over_http_with_signals_after_commit(live_city, django_user_model):
+def test_protocols_over_http_with_signals_after_commit(live_city):
     seen = []
     position_updated.connect(lambda **kw: seen.append(("pos", kw["supervisor_id"])), weak=False, dispatch_uid="lv1")
     presence_changed.connect(lambda **kw: seen.append(("presence", kw["new"])), weak=False, dispatch_uid="lv2")
@@ -47,7 +47,7 @@ def test_protocols_over_http_with_signals_after_commit(live_city, django_user_mo
         assert r.status_code == 200 and r.json()["stored"] == 1
         assert ("pos", sup.pk) in seen and ("presence", "on_duty") in seen
         assert Supervisor.objects.on_duty().filter(opd__code="dishub").get().pk == sup.pk
-        django_user_model.objects.create_user("op", password="op-password-1")
+        user_with_role("operator", "op", password="op-password-1")
         s = requests.Session()
         s.auth = ("op", "op-password-1")
         geo = s.get(
