@@ -146,43 +146,62 @@ def _tried(report: Report) -> dict[int, str]:
     return out
 
 
-def judge(report: Report, at: datetime | None = None, *, exclude: dict[int, str] | None = None) -> list[Candidate]:
-    """Every candidate of the rule, nearest first, each with its presence, workload and exclusion."""
+def judge(
+    report: Report,
+    at: datetime | None = None,
+    *,
+    exclude: dict[int, str] | None = None,
+    enough: int | None = None,
+) -> list[Candidate]:
+    """The candidates of the rule, nearest first, each with its presence, workload and exclusion.
+
+    With `enough`, candidates are judged in distance order, a batch at a time, and judging stops
+    once `enough` are eligible and the next one is beyond the tie tolerance of the nearest
+    eligible: with hundreds of supervisors in a kecamatan only the nearest few are ever judged
+    (and stored as considered). Without it, all (up to DISPATCH_MAX_CANDIDATES) are judged.
+    """
     at = at or timezone.now()
     kecamatan = current_kecamatan(report)
     if kecamatan is None:
         return []
     near = nearest_positions(report, kecamatan, inside=True, limit=ds.max_candidates())
-    ids = [sid for sid, _ in near]
-    # supervisors assigned to this kecamatan who are not in it (or have no fix): shown, excluded
-    assigned = list(
-        Supervisor.objects.active()
-        .filter(opd_id=report.opd_id, kecamatan_codes__contains=[kecamatan.code])
-        .exclude(pk__in=ids)
-        .values_list("pk", flat=True)[: ds.max_candidates()]
-    )
-    sups = {s.pk: s for s in Supervisor.objects.filter(pk__in=ids + assigned).select_related("latest_position")}
-    states = presence.presence_for(sups.values(), at=at)
-    load = open_workload(list(sups))
     tried = dict(_tried(report))
     tried.update(exclude or {})
     cap = ds.max_open_orders()
+    tol = ds.tie_tolerance_m()
     out: list[Candidate] = []
-    for sid, dist in near:
-        sup = sups[sid]
-        out.append(_candidate(sup, dist, True, kecamatan.code, states[sid], load.get(sid, 0), tried, cap))
-    for sid in assigned:
-        sup = sups[sid]
+    batch = max(4, enough * 4) if enough else len(near) or 1
+    for start in range(0, len(near), batch):
+        chunk = near[start : start + batch]
+        sups = {
+            s.pk: s for s in Supervisor.objects.filter(pk__in=[i for i, _ in chunk]).select_related("latest_position")
+        }
+        states = presence.presence_for(sups.values(), at=at)
+        load = open_workload(list(sups))
+        for sid, dist in chunk:
+            out.append(_candidate(sups[sid], dist, True, kecamatan.code, states[sid], load.get(sid, 0), tried, cap))
+        eligible = [c.distance_m for c in out if c.excluded is None]
+        following = near[start + batch][1] if start + batch < len(near) else None
+        if enough and len(eligible) >= enough and (following is None or following > min(eligible) + tol):
+            break
+    # supervisors assigned to this kecamatan whose position is elsewhere (or none): shown, excluded,
+    # with the presence last recorded for them (no need to judge shifts for someone not here)
+    assigned = (
+        Supervisor.objects.active()
+        .filter(opd_id=report.opd_id, kecamatan_codes__contains=[kecamatan.code])
+        .exclude(pk__in=[i for i, _ in near])
+        .select_related("latest_position")[: ds.max_candidates()]
+    )
+    for sup in assigned:
         lp = _latest(sup)
         c = Candidate(
-            supervisor_id=sid,
+            supervisor_id=sup.pk,
             name=sup.name,
             distance_m=None,
             kecamatan_code=lp.kecamatan_code if lp else "",
             in_kecamatan=False,
-            presence=str(states[sid].state),
-            presence_reason=states[sid].reason,
-            workload=load.get(sid, 0),
+            presence=sup.presence_state,
+            presence_reason=sup.presence_reason,
             assigned_here=True,
         )
         c.excluded = (
@@ -342,16 +361,21 @@ def dispatch(
                 reason=f"{report.opd.name} has no field supervisors on SIGAP; the OPD was notified and handles it",
                 duration_ms=(time.perf_counter() - started) * 1000,
             )
-        candidates = judge(report, at, exclude=exclude)
         chosen = None
-        for c in rank(candidates):
-            n = _lock_and_count(c.supervisor_id)
-            if n >= ds.max_open_orders():
-                c.excluded = f"at the cap when offered: {n} open orders (max {ds.max_open_orders()})"
-                c.workload, c.rank = n, None
-                continue
-            chosen = c
-            break
+        for enough in (3, None):  # the nearest few first; everyone if all of those are taken meanwhile
+            candidates = judge(report, at, exclude=exclude, enough=enough)
+            for c in rank(candidates):
+                n = _lock_and_count(c.supervisor_id)
+                if n >= ds.max_open_orders():
+                    c.excluded = f"at the cap when offered: {n} open orders (max {ds.max_open_orders()})"
+                    c.workload, c.rank = n, None
+                    continue
+                chosen = c
+                break
+            if chosen is not None or not any(
+                c.excluded is None or "when offered" in (c.excluded or "") for c in candidates
+            ):
+                break
         ranked = [c for c in candidates if c.rank is not None and c.excluded is None]
         for n, c in enumerate(sorted(ranked, key=lambda c: c.rank), start=1):
             c.rank = n

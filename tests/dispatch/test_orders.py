@@ -178,7 +178,7 @@ def test_on_site_detected_from_a_ping_near_the_report(offered, city, django_capt
 
     orders.acknowledge(order.pk, first)
     with django_capture_on_commit_callbacks(execute=True):
-        ping(first, inside(city, 330), at=timezone.now() + timedelta(seconds=1))  # ~30 m from the report
+        ping(first, inside(city, 330), at=timezone.now() + timedelta(seconds=30))  # ~30 m from the report
     order.refresh_from_db()
     assert order.state == "on_site"
     step = order.steps.get(kind="on_site")
