@@ -39,6 +39,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import repeat
 
 import numpy as np
+import psycopg
 import shapely
 from django.contrib.gis.geos import Point
 from django.db import IntegrityError, connection, transaction
@@ -570,8 +571,9 @@ def ingest(
     try:
         with transaction.atomic():
             out = _write(device, fixes, result, source, now, staged=False)
-    except IntegrityError:
+    except (IntegrityError, psycopg.errors.UniqueViolation):
         # Someone wrote one of these keys without the lock: store through ON CONFLICT instead.
+        # (COPY is psycopg's own cursor method: its error is not wrapped in Django's.)
         log.warning("device %s: conflict on direct COPY; retrying through the staging table", device.device_id)
         with transaction.atomic():
             out = _write(device, fixes, result, source, now, staged=True)

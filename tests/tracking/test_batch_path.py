@@ -1,0 +1,124 @@
+"""The fast batch path keeps every rule: column decoding = the per-ping reader, exact duplicates
+(also when the direct COPY meets a conflict), revocation behind the auth cache, kecamatan lookup."""
+
+import json
+from datetime import timedelta
+
+import numpy as np
+import pytest
+import shapely
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from tests.tracking.conftest import CIPONDOH, make_supervisor
+from tracking import pipeline
+from tracking.models import Device, DropCount, Ping, hash_token
+from tracking.protocols import FixBatch, _native_columns, _native_one
+
+pytestmark = pytest.mark.django_db
+
+
+def native(sup, body, token=None):
+    return APIClient().post(
+        "/api/tracking/pings/",
+        data=json.dumps(body),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token or sup.token}",
+        HTTP_X_DEVICE_ID=sup.device.device_id,
+    )
+
+
+def pings(t0, n, start=0):
+    return [
+        {"time": (t0 + timedelta(seconds=10 * (start + i))).isoformat(), "lat": CIPONDOH[1], "lon": CIPONDOH[0]}
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def t0():
+    return timezone.now().replace(microsecond=0) - timedelta(hours=1)
+
+
+def test_column_decoder_answers_like_the_per_ping_reader():
+    t = "2025-03-04T08:00:00+07:00"
+    samples = [
+        {"time": t, "lat": -6.18, "lon": 106.6, "accuracy": 5, "speed": 1.5, "heading": 90, "altitude": 3,
+         "battery": 80, "mock": True},
+        {"timestamp": 1741050000, "lat": "-6.18", "lon": "106.6"},  # epoch seconds, numbers as strings
+        {"time": "1741050000123", "lat": -6.18, "lon": 106.6, "mock": "1"},  # milliseconds, flag as text
+        {"time": "2025-03-04 01:00:00", "lat": -6.18, "lon": 106.6, "accuracy": None},  # naive = UTC
+        {"time": t, "lat": True, "lon": 106.6},
+        {"time": t, "lat": -6.18, "lon": "abc"},
+        {"time": t, "lat": -6.18, "lon": 1e400},
+        {"time": t, "lat": -6.18, "lon": 10**400},
+        {"time": t, "lat": -6.18},
+        {"time": "yesterday", "lat": -6.18, "lon": 106.6},
+        {"lat": -6.18, "lon": 106.6},
+        {"time": t, "lat": -6.18, "lon": 106.6, "battery": [80]},
+        "not a ping",
+        None,
+    ]  # fmt: skip
+    got = _native_columns(samples)
+    want = FixBatch.from_items([_native_one(i, p) for i, p in enumerate(samples)])
+    assert sorted(got.problems) == sorted(want.problems)
+    assert [p.index for p in sorted(got.problems)] == list(range(4, len(samples)))
+    order = np.argsort(got.index)
+    for name in ("index", "time_us", "lat", "lon", "accuracy", "speed", "heading", "altitude", "battery", "mock"):
+        np.testing.assert_array_equal(getattr(got, name)[order], getattr(want, name), err_msg=name)
+
+
+def test_a_conflict_on_the_direct_copy_is_retried_through_on_conflict(city, t0, monkeypatch, caplog):
+    sup = make_supervisor()
+    assert native(sup, {"pings": pings(t0, 5)}).json()["stored"] == 5
+    # Pretend the duplicate check saw nothing (as if another writer slipped in without the lock):
+    # the direct COPY meets the primary key, and the batch is stored through the staging table.
+    monkeypatch.setattr(pipeline, "_history_around", lambda device, fixes, want_previous: (None, np.array([])))
+    r = native(sup, {"pings": pings(t0, 8)})
+    assert r.status_code == 200
+    assert (r.json()["stored"], r.json()["duplicates"]) == (3, 5)
+    assert Ping.objects.count() == 8
+    assert DropCount.objects.get(reason="duplicate").count == 5  # the failed attempt counted nothing
+    assert "retrying through the staging table" in caplog.text
+
+
+def test_duplicates_found_when_the_batch_spans_much_stored_history(city, t0):
+    sup = make_supervisor()
+    assert native(sup, {"pings": pings(t0, 30)}).json()["stored"] == 30
+    # two fixes 290 s apart with 30 stored fixes between them: the exact lookup decides
+    r = native(sup, {"pings": pings(t0, 1, start=5) + pings(t0, 1, start=40)})
+    assert (r.json()["stored"], r.json()["duplicates"]) == (1, 1)
+
+
+def test_revocation_and_new_token_take_effect_behind_the_auth_cache(city, t0):
+    sup = make_supervisor()
+    assert native(sup, {"pings": pings(t0, 1)}).status_code == 200  # now cached in this process
+    # Revoked by another process (no signal reaches this one): refused at once under the lock.
+    Device.objects.filter(pk=sup.device.pk).update(revoked_at=timezone.now())
+    r = native(sup, {"pings": pings(t0, 1, start=1)})
+    assert r.status_code == 403 and "revoked" in r.json()["detail"]
+    Device.objects.filter(pk=sup.device.pk).update(revoked_at=None)
+    assert native(sup, {"pings": pings(t0, 1, start=2)}).status_code == 200
+    # A new token issued elsewhere: the old one is refused, the new one works at once.
+    Device.objects.filter(pk=sup.device.pk).update(token_hash=hash_token("fresh-token"))
+    assert native(sup, {"pings": pings(t0, 1, start=3)}).status_code == 401
+    assert native(sup, {"pings": pings(t0, 1, start=4)}, token="fresh-token").status_code == 200
+    assert Ping.objects.count() == 3
+
+
+def test_kecamatan_codes_follow_the_boundary_index_rule(city):
+    from kecamatan_boundaries.lookup import kecamatan_index
+    from tracking.areas import kecamatan_codes
+
+    index = kecamatan_index.get()
+    minx, miny, maxx, maxy = shapely.total_bounds(index.geoms)
+    rng = np.random.default_rng(4)
+    lons = rng.uniform(minx - 0.01, maxx + 0.01, 3000)
+    lats = rng.uniform(miny - 0.01, maxy + 0.01, 3000)
+    # vertices (on shared borders) and points just beside them (gaps, slivers)
+    verts = np.concatenate([shapely.get_coordinates(g)[::7] for g in index.geoms])
+    lons = np.concatenate([lons, verts[:, 0], verts[:, 0] + 0.0003])
+    lats = np.concatenate([lats, verts[:, 1], verts[:, 1] - 0.0003])
+    want = [a.code if a else None for a in index.locate_many(lons, lats)]
+    assert kecamatan_codes.locate(lons, lats) == want
+    assert None in want and len(set(want)) == 14  # outside the city too
