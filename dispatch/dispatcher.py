@@ -146,6 +146,9 @@ def _tried(report: Report) -> dict[int, str]:
     return out
 
 
+FIRST_FETCH = 48  # nearest positions fetched in the first pass of a decision
+
+
 def judge(
     report: Report,
     at: datetime | None = None,
@@ -164,7 +167,9 @@ def judge(
     kecamatan = current_kecamatan(report)
     if kecamatan is None:
         return []
-    near = nearest_positions(report, kecamatan, inside=True, limit=ds.max_candidates())
+    # the nearest few dozen are nearly always enough; fetch them all only when judging runs past them
+    limit = ds.max_candidates() if not enough else min(ds.max_candidates(), FIRST_FETCH)
+    near = nearest_positions(report, kecamatan, inside=True, limit=limit)
     tried = dict(_tried(report))
     tried.update(exclude or {})
     cap = ds.max_open_orders()
@@ -184,12 +189,16 @@ def judge(
         following = near[start + batch][1] if start + batch < len(near) else None
         if enough and len(eligible) >= enough and (following is None or following > min(eligible) + tol):
             break
+    else:
+        if enough and len(near) == limit < ds.max_candidates():
+            return judge(report, at, exclude=exclude, enough=None)
     # supervisors assigned to this kecamatan whose position is elsewhere (or none): shown, excluded,
     # with the presence last recorded for them (no need to judge shifts for someone not here)
     assigned = (
         Supervisor.objects.active()
         .filter(opd_id=report.opd_id, kecamatan_codes__contains=[kecamatan.code])
         .exclude(pk__in=[i for i, _ in near])
+        .exclude(latest_position__kecamatan_code=kecamatan.code)
         .select_related("latest_position")[: ds.max_candidates()]
     )
     for sup in assigned:
