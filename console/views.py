@@ -240,7 +240,11 @@ class MapReportsView(ConsoleAPIView):
     permission_classes = [CanWatch]
     FILTERS = ("opd", "kecamatan", "category", "status", "since", "until")
 
-    @extend_schema(parameters=[OpenApiParameter(f, str) for f in FILTERS], responses={200: OBJ, **ERRORS})
+    @extend_schema(
+        operation_id="console_map_reports",
+        parameters=[OpenApiParameter(f, str) for f in FILTERS],
+        responses={200: OBJ, **ERRORS},
+    )
     def get(self, request):
         from django.utils.dateparse import parse_datetime
 
@@ -347,7 +351,7 @@ class ReportDetailView(ConsoleAPIView):
 
     permission_classes = [IsOperator]
 
-    @extend_schema(responses={200: OBJ, **ERRORS})
+    @extend_schema(operation_id="console_report_detail", responses={200: OBJ, **ERRORS})
     def get(self, request, public_id: str):
         report = get_object_or_404(REPORT_QS.prefetch_related("media"), public_id=public_id)
         return Response(report_detail(request, report))

@@ -7,7 +7,7 @@
   const form = document.getElementById("report-form");
   for (const c of REF.categories) form.elements.category.appendChild(el("option", { value: c.code }, c.name));
 
-  const map = L.map("pinmap").setView([-6.19, 106.64], 12);
+  const map = L.map("pinmap", { maxZoom: 19 }).setView([-6.19, 106.64], 12);
   if (CFG.tiles) L.tileLayer(CFG.tiles, { maxZoom: 19, attribution: CFG.attribution }).addTo(map);
   fetch("/api/kecamatan/", { headers: { Accept: "application/json" } })
     .then((r) => (r.ok ? r.json() : null))

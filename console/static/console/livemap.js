@@ -17,7 +17,7 @@
       this.kecLabels = new Map();
       this.filter = () => true;
       this.listeners = [];
-      this.map = L.map("map", { preferCanvas: false, zoomControl: true }).setView([-6.19, 106.64], 12);
+      this.map = L.map("map", { zoomControl: true, maxZoom: 19, minZoom: 10 }).setView([-6.19, 106.64], 12);
       if (CFG.tiles) {
         L.tileLayer(CFG.tiles, { maxZoom: 19, attribution: CFG.attribution }).addTo(this.map);
       }
