@@ -180,7 +180,9 @@ def main() -> int:
             )
             page.evaluate(
                 """() => { window.__seen = {};
-                window.consoleMap.onChange((k, f) => { if (k === 'supervisor' && f.t) window.__seen[f.id + '@' + Date.parse(f.t)] = Date.now(); }); }"""
+                window.consoleMap.onChange((k, f) => {
+                    if (k === 'supervisor' && f.t) window.__seen[f.id + '@' + Date.parse(f.t)] = Date.now();
+                }); }"""
             )
 
             sent: dict[str, float] = {}
@@ -206,7 +208,7 @@ def main() -> int:
             with ThreadPoolExecutor(max_workers=16) as pool:
                 for _ in tqdm(range(args.rounds), desc="ping rounds", unit="round"):
                     when = time.time()
-                    list(pool.map(lambda s: ping(s, when), sups))
+                    list(pool.map(ping, sups, [when] * len(sups)))
                     time.sleep(args.interval)
             time.sleep(3)
             seen = page.evaluate("() => window.__seen")
