@@ -227,7 +227,8 @@ def main() -> int:
         )
         print(f"ping-to-marker delay ({len(delays)} of {len(sent)} pings seen moving a marker)")
         print(
-            f"  console:  p50 {pct(delays, 50):7.0f} ms   p95 {pct(delays, 95):7.0f} ms   max {max(delays or [0]):.0f} ms"
+            f"  console:  p50 {pct(delays, 50):7.0f} ms   p95 {pct(delays, 95):7.0f} ms"
+            f"   max {max(delays or [0]):.0f} ms"
         )
         print(
             f"  baseline: p50 {pct(rtts, 50):7.0f} ms   p95 {pct(rtts, 95):7.0f} ms   (the ping request's round trip)"
