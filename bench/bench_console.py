@@ -93,16 +93,25 @@ def make_data(n_reports: int, n_sups: int) -> tuple[list[dict], str]:
     pts = known_points()
     rng = random.Random(6)
     cats = list(Category.objects.filter(opd__code__in=FIELD_OPDS))
-    for i in tqdm(range(n_reports), desc="reports", unit="report"):
-        lon, lat, _ = rng.choice(pts)
-        submit_report(
-            ReportInput(
-                category=rng.choice(cats),
-                description=f"laporan uji {i}",
-                location=Point(lon + rng.uniform(-0.002, 0.002), lat + rng.uniform(-0.002, 0.002), srid=4326),
-                client_ref="bench",
-            )
-        )
+    from incidents.routing import OutsideCity
+
+    made = 0
+    with tqdm(total=n_reports, desc="reports", unit="report") as bar:
+        while made < n_reports:
+            lon, lat, _ = rng.choice(pts)
+            try:
+                submit_report(
+                    ReportInput(
+                        category=rng.choice(cats),
+                        description=f"laporan uji {made}",
+                        location=Point(lon + rng.uniform(-0.001, 0.001), lat + rng.uniform(-0.001, 0.001), srid=4326),
+                        client_ref="bench",
+                    )
+                )
+            except OutsideCity:  # a jittered border point fell outside: pick another
+                continue
+            made += 1
+            bar.update()
     sups = []
     opds = {o.code: o for o in OPD.objects.filter(code__in=FIELD_OPDS)}
     now = timezone.now()
