@@ -18,8 +18,8 @@ statements whatever its size:
      the assigned area, the latest position and the shifts;
   2. history around the batch: the previous stored fix (speed filter) and which of the batch's
      times are already stored (duplicates), in one UNION ALL on the primary key;
-  3. one binary COPY straight into the partitioned history. Under the lock, step 2 is exact,
-     so the COPY cannot meet a duplicate. Should anything else have written the same key, the
+  3. one binary COPY straight into the partitioned history, its payload built with numpy. Under
+     the lock, step 2 is exact, so the COPY cannot meet a duplicate. Should anything else have written the same key, the
      transaction is retried once through a temporary staging table and
      INSERT ... ON CONFLICT DO NOTHING RETURNING (measured: staging + INSERT costs ~1.5-2x a
      direct COPY in the database, which alone would put the endpoint below half the COPY rate);
@@ -33,14 +33,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import repeat
+from itertools import chain
 
 import numpy as np
 import psycopg
-import shapely
 from django.contrib.gis.geos import Point
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -318,47 +316,101 @@ def _history_around(device: Device, fixes: FixBatch, want_previous: bool) -> tup
 
 
 # --- store ------------------------------------------------------------------------------------------
-PING_COLUMNS = (
-    "device_id, supervisor_id, device_time, received_at, point, accuracy, speed, heading, altitude, battery, "
-    "mock, in_area, kecamatan_code, geofence_ids, source"
-)
-# Binary COPY sends each value in its type's wire format. device_time goes as an int8 of
-# microseconds since 2000-01-01 UTC, which *is* timestamptz's binary format: no datetime object
-# per fix. point goes as EWKB (PostGIS's geometry receive function reads it).
-PING_COPY_TYPES = [
-    "int8", "int8", "int8", "timestamptz", "bytea", "float8", "float8", "float8", "float8", "float8",
-    "bool", "bool", "text", "int4[]", "text",
-]  # fmt: skip
+# The COPY is written in PostgreSQL's binary format, built with numpy for the whole batch: each
+# row is a field count, then per field a length and the value in its wire format (big-endian).
+# Fixed-width fields that are never NULL form one numpy record per row; only the few variable
+# ones (a float column with unknowns, kecamatan code, geofence ids) are bytes per row, taken from
+# small caches. No Python dumper runs per value (psycopg's write_row costs ~5 ms per 1000 rows).
+#   device_time/received_at: timestamptz = int8 microseconds since 2000-01-01 UTC
+#   point: EWKB (little-endian inside, as PostGIS reads it), SRID 4326
+FIXED_COLUMNS = ("device_id", "supervisor_id", "device_time", "received_at", "point", "mock", "in_area", "source")
+FLOAT_COLUMNS = ("accuracy", "speed", "heading", "altitude", "battery")
 PG_EPOCH_US = to_us(datetime(2000, 1, 1, tzinfo=UTC))
+COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" * 2  # signature, flags, no extension
+COPY_TRAILER = b"\xff\xff"
+EWKB_POINT_4326 = (1, 0x20000001, 4326)  # little-endian, Point with SRID flag, SRID
+NULL = b"\xff\xff\xff\xff"
+INT4_OID = 23
+_text_cache: dict[str | None, bytes] = {}
+_int4_array_cache: dict[tuple[int, ...], bytes] = {}
 
 
-def _nullable(values: np.ndarray) -> list[float | None]:
-    out = values.tolist()
-    if np.isnan(values).any():
-        out = [None if v != v else v for v in out]  # NaN -> NULL
-    return out
+def _text_field(value: str | None) -> bytes:
+    if value not in _text_cache:
+        _text_cache[value] = NULL if value is None else len(value.encode()).to_bytes(4, "big") + value.encode()
+    return _text_cache[value]
 
 
-def _copy_rows(
+def _int4_array_field(ids: tuple[int, ...]) -> bytes:
+    """int4[] in array_recv's format: ndim, has-null flag, element type, then dimension and items."""
+    if ids not in _int4_array_cache:
+        if not ids:
+            body = np.array([0, 0, INT4_OID], dtype=">i4").tobytes()
+        else:
+            items = np.empty(2 * len(ids), dtype=">i4")
+            items[0::2], items[1::2] = 4, ids
+            body = np.array([1, 0, INT4_OID, len(ids), 1], dtype=">i4").tobytes() + items.tobytes()
+        if len(_int4_array_cache) > 10_000:
+            _int4_array_cache.clear()
+        _int4_array_cache[ids] = len(body).to_bytes(4, "big") + body
+    return _int4_array_cache[ids]
+
+
+def _copy_payload(
     device: Device, supervisor_id: int, fixes: FixBatch, enriched: Enriched, source: str, received_at: datetime
-) -> Iterable[tuple]:
-    points = shapely.set_srid(shapely.points(fixes.lon, fixes.lat), 4326)
-    return zip(
-        repeat(device.pk),
-        repeat(supervisor_id),
-        (fixes.time_us - PG_EPOCH_US).tolist(),
-        repeat(received_at),
-        shapely.to_wkb(points, include_srid=True).tolist(),
-        *(_nullable(getattr(fixes, name)) for name in ("accuracy", "speed", "heading", "altitude", "battery")),
-        fixes.mock.tolist(),
-        enriched.in_area,
-        enriched.kecamatan_codes,
-        [list(g) for g in enriched.geofence_ids],
-        repeat(source),
-    )
+) -> tuple[str, bytes]:
+    """(column list, binary COPY stream) for the new fixes."""
+    n = len(fixes)
+    dense = [c for c in FLOAT_COLUMNS if not np.isnan(getattr(fixes, c)).any()]
+    sparse = [c for c in FLOAT_COLUMNS if c not in dense]
+    src = source.encode()
+    fields = [("count", ">i2")]
+    for name, kind in [
+        ("device_id", ">i8"), ("supervisor_id", ">i8"), ("device_time", ">i8"), ("received_at", ">i8"),
+        ("mock", "u1"), ("in_area", "u1"), *((c, ">f8") for c in dense),
+    ]:  # fmt: skip
+        fields += [(f"{name}_len", ">i4"), (name, kind)]
+    fields += [
+        ("point_len", ">i4"), ("ewkb_order", "u1"), ("ewkb_type", "<u4"), ("ewkb_srid", "<u4"),
+        ("x", "<f8"), ("y", "<f8"), ("source_len", ">i4"), ("source", f"S{len(src)}"),
+    ]  # fmt: skip
+    rec = np.zeros(n, dtype=np.dtype(fields))
+    rec["count"] = len(FIXED_COLUMNS) + len(dense) + len(sparse) + 2  # + kecamatan_code, geofence_ids
+    for name, width in [("device_id", 8), ("supervisor_id", 8), ("device_time", 8), ("received_at", 8)]:
+        rec[f"{name}_len"] = width
+    rec["device_id"], rec["supervisor_id"] = device.pk, supervisor_id
+    rec["device_time"] = fixes.time_us - PG_EPOCH_US
+    rec["received_at"] = to_us(received_at) - PG_EPOCH_US
+    rec["mock_len"], rec["mock"] = 1, fixes.mock
+    rec["in_area_len"], rec["in_area"] = 1, enriched.in_area
+    for c in dense:
+        rec[f"{c}_len"], rec[c] = 8, getattr(fixes, c)
+    rec["point_len"] = 25
+    rec["ewkb_order"], rec["ewkb_type"], rec["ewkb_srid"] = EWKB_POINT_4326
+    rec["x"], rec["y"] = fixes.lon, fixes.lat
+    rec["source_len"], rec["source"] = len(src), src
+    width = rec.dtype.itemsize
+    raw = rec.tobytes()
+    tails = [
+        [_text_field(k) for k in enriched.kecamatan_codes],
+        [_int4_array_field(tuple(g)) for g in enriched.geofence_ids],
+    ]
+    for c in sparse:
+        values = getattr(fixes, c)
+        packed = np.empty(n, dtype=[("len", ">i4"), ("v", ">f8")])
+        packed["len"], packed["v"] = 8, values
+        packed_raw = packed.tobytes()
+        tails.append([NULL if v != v else packed_raw[12 * i : 12 * i + 12] for i, v in enumerate(values.tolist())])
+    heads = [raw[i * width : (i + 1) * width] for i in range(n)]
+    stream = b"".join(chain.from_iterable(zip(heads, *tails, strict=True)))
+    columns = ", ".join(
+        ["device_id", "supervisor_id", "device_time", "received_at", "mock", "in_area", *dense, "point", "source",
+         "kecamatan_code", "geofence_ids", *sparse]
+    )  # fmt: skip
+    return columns, COPY_SIGNATURE + stream + COPY_TRAILER
 
 
-def _store(rows: Iterable[tuple], staged: bool) -> set[int] | None:
+def _store(columns: str, payload: bytes, staged: bool) -> set[int] | None:
     """COPY the rows into the history. Direct: returns None (every row is new, checked under lock).
 
     Staged (the retry after an unexpected conflict): COPY into a temporary table, then
@@ -371,14 +423,12 @@ def _store(rows: Iterable[tuple], staged: bool) -> set[int] | None:
             )
             cur.execute("TRUNCATE tracking_ping_staging")
         target = "tracking_ping_staging" if staged else "tracking_ping"
-        with cur.copy(f"COPY {target} ({PING_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(PING_COPY_TYPES)
-            for row in rows:
-                copy.write_row(row)
+        with cur.copy(f"COPY {target} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(payload)
         if not staged:
             return None
         cur.execute(
-            f"INSERT INTO tracking_ping ({PING_COLUMNS}) SELECT {PING_COLUMNS} FROM tracking_ping_staging "
+            f"INSERT INTO tracking_ping ({columns}) SELECT {columns} FROM tracking_ping_staging "
             "ON CONFLICT (device_id, device_time) DO NOTHING RETURNING device_time"
         )
         return {to_us(row[0]) for row in cur.fetchall()}
@@ -534,8 +584,8 @@ def _write(device: Device, fixes: FixBatch, result: IngestResult, source: str, n
         new = fixes.take(~seen)
         if len(new):
             enriched = enrich(new.lon, new.lat, new.accuracy, locked.area)
-            rows = _copy_rows(device, locked.supervisor_id, new, enriched, source, now)
-            inserted = _store(rows, staged)
+            columns, payload = _copy_payload(device, locked.supervisor_id, new, enriched, source, now)
+            inserted = _store(columns, payload, staged)
             if inserted is not None and len(inserted) < len(new):  # staged: conflicts are duplicates
                 got = np.isin(new.time_us, np.fromiter(inserted, dtype=np.int64, count=len(inserted)))
                 out.duplicates += new.index[~got].tolist()

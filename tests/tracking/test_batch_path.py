@@ -122,3 +122,51 @@ def test_kecamatan_codes_follow_the_boundary_index_rule(city):
     want = [a.code if a else None for a in index.locate_many(lons, lats)]
     assert kecamatan_codes.locate(lons, lats) == want
     assert None in want and len(set(want)) == 14  # outside the city too
+
+
+def test_every_column_is_stored_as_sent_through_the_binary_copy(city, t0):
+    from django.contrib.gis.geos import MultiPolygon, Polygon
+
+    from tracking.models import Geofence, TrackingEvent
+
+    lon, lat = CIPONDOH
+
+    def square(code, d):
+        poly = Polygon.from_bbox((lon - d, lat - d, lon + d, lat + d))
+        return Geofence.objects.create(code=code, name=code, geom=MultiPolygon(poly, srid=4326))
+
+    big, small = square("pasar", 0.01), square("pintu-air", 0.001)
+    sup = make_supervisor(kecamatan=())
+    sup.geofences.add(small)
+    t = t0.replace(microsecond=123456)
+    body = {
+        "pings": [
+            {"time": t.isoformat(), "lat": lat, "lon": lon, "accuracy": 4.5, "speed": 1.25, "heading": 270,
+             "altitude": -2.5, "battery": 99},
+            {"time": (t + timedelta(seconds=60)).isoformat(), "lat": lat + 0.005, "lon": lon, "accuracy": 8},
+            {"time": (t + timedelta(seconds=120)).isoformat(), "lat": lat, "lon": lon, "mock": True},
+        ]
+    }  # fmt: skip
+    r = native(sup, body)
+    assert r.status_code == 200 and r.json()["stored"] == 3 and r.json()["mock"] == 1
+    rows = list(Ping.objects.order_by("device_time"))
+    first, second, third = rows
+    assert first.device_time == t and first.received_at >= t0
+    assert (first.point.x, first.point.y, first.point.srid) == (lon, lat, 4326)
+    assert (first.accuracy, first.speed, first.heading, first.altitude, first.battery) == (4.5, 1.25, 270, -2.5, 99)
+    assert (first.kecamatan_code, first.geofence_ids, first.in_area) == ("36.71.05", [big.pk, small.pk], True)
+    assert (first.mock, first.source, first.device_id, first.supervisor_id) == (False, "native", sup.device.pk, sup.pk)
+    assert (second.accuracy, second.speed, second.heading, second.altitude, second.battery) == (
+        8,
+        None,
+        None,
+        None,
+        None,
+    )
+    assert (second.geofence_ids, second.in_area) == ([big.pk], False)
+    assert third.mock and third.accuracy is None and third.geofence_ids == [big.pk, small.pk]
+    kinds = list(TrackingEvent.objects.exclude(kind="presence").order_by("time", "id").values_list("kind", "geofence"))
+    assert kinds == [
+        ("enter_kecamatan", None), ("enter_geofence", big.pk), ("enter_geofence", small.pk),
+        ("leave_geofence", small.pk),
+    ]  # fmt: skip
