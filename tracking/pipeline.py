@@ -45,8 +45,8 @@ from django.utils import timezone
 
 from . import partitions, presence
 from . import settings as ts
-from .areas import AssignedArea, Enriched, enrich, to_metric
-from .models import Device, EventKind, LatestPosition, TrackingEvent
+from .areas import AssignedArea, Enriched, enrich, geofence_index, to_metric
+from .models import Device, EventKind, Geofence, LatestPosition, TrackingEvent
 from .protocols import BadToken, Fix, FixBatch, Problem, RevokedDevice, UnknownDevice, from_us, to_us
 from .signals import position_updated
 
@@ -537,6 +537,12 @@ def _advance_latest(
         lp.save(force_insert=True)
     else:
         lp.save()
+    fences = {e.geofence_id for e in events if e.geofence_id is not None}
+    if fences:  # a geofence deleted in another process may linger in this one's index for a while
+        alive = set(Geofence.objects.filter(pk__in=fences).values_list("pk", flat=True))
+        if alive != fences:
+            geofence_index.invalidate()
+            events = [e for e in events if e.geofence_id is None or e.geofence_id in alive]
     if events:
         TrackingEvent.objects.bulk_create(events)
     position = lp

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -330,17 +331,43 @@ def _flags(values: list[Any]) -> np.ndarray:
     return np.fromiter((flag(v) for v in values), dtype=bool, count=len(values))
 
 
+NATIVE_FIELDS = ("lat", "lon", *OPTIONAL, "mock")
+
+
+def _fields(rows: list[dict]) -> dict[str, list[Any]]:
+    """Each field's values as a list (None where missing), "time" falling back to "timestamp".
+
+    A phone's batch has the same keys in every ping: then one C-level itemgetter call per ping
+    reads them all; otherwise one .get per field and ping.
+    """
+    keys = rows[0].keys() if rows else {}
+    if rows and all(p.keys() == keys for p in rows):
+        time_key = "time" if "time" in keys else "timestamp"
+        present = [k for k in (time_key, *NATIVE_FIELDS) if k in keys]
+        if len(present) > 1:
+            columns = dict(zip(present, zip(*map(itemgetter(*present), rows), strict=True), strict=True))
+        else:
+            columns = {k: [p[k] for p in rows] for k in present}
+        columns["time"] = columns.pop(time_key, None)
+        none = [None] * len(rows)
+        return {k: list(columns[k]) if columns.get(k) is not None else none for k in ("time", *NATIVE_FIELDS)}
+    out = {"time": [p.get("time", p.get("timestamp")) for p in rows]}
+    out.update({k: [p.get(k) for p in rows] for k in NATIVE_FIELDS})
+    return out
+
+
 def _native_columns(pings: list[Any]) -> FixBatch:
     n = len(pings)
     is_obj = np.fromiter((type(p) is dict for p in pings), dtype=bool, count=n)
     rows = pings if is_obj.all() else [p if type(p) is dict else {} for p in pings]
-    time_us, bad = _times([p.get("time", p.get("timestamp")) for p in rows])
+    raw = _fields(rows)
+    time_us, bad = _times(raw["time"])
     bad |= ~is_obj
     cols: dict[str, np.ndarray] = {}
     for name in ("lat", "lon", *OPTIONAL):
-        cols[name], wrong = _numbers([p.get(name) for p in rows], name, required=name in ("lat", "lon"))
+        cols[name], wrong = _numbers(raw[name], name, required=name in ("lat", "lon"))
         bad |= wrong
-    mock = _flags([p.get("mock") for p in rows])
+    mock = _flags(raw["mock"])
     good = ~bad
     batch = FixBatch(
         index=np.arange(n, dtype=np.int64)[good],

@@ -7,6 +7,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 import shapely
+from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -68,6 +69,22 @@ def test_column_decoder_answers_like_the_per_ping_reader():
         np.testing.assert_array_equal(getattr(got, name)[order], getattr(want, name), err_msg=name)
 
 
+@pytest.mark.parametrize(
+    "keys",
+    [("time", "lat", "lon", "accuracy", "mock"), ("timestamp", "lat", "lon"), ("time", "timestamp", "lat", "lon")],
+)
+def test_uniform_batches_read_by_key_match_the_per_ping_reader(keys):
+    values = {"time": "2025-03-04T01:00:00Z", "timestamp": 1741050000, "lat": -6.18, "lon": 106.6, "accuracy": 7,
+              "mock": False}  # fmt: skip
+    samples = [{k: values[k] for k in keys} for _ in range(3)]
+    samples[1]["lat"] = "north"  # one bad value keeps the key set uniform
+    got = _native_columns(samples)
+    want = FixBatch.from_items([_native_one(i, p) for i, p in enumerate(samples)])
+    assert got.problems == want.problems == [(1, "lat must be a number, not 'north'")]
+    for name in ("index", "time_us", "lat", "lon", "accuracy", "mock"):
+        np.testing.assert_array_equal(np.sort(getattr(got, name)), np.sort(getattr(want, name)), err_msg=name)
+
+
 def test_a_conflict_on_the_direct_copy_is_retried_through_on_conflict(city, t0, monkeypatch, caplog):
     sup = make_supervisor()
     assert native(sup, {"pings": pings(t0, 5)}).json()["stored"] == 5
@@ -124,7 +141,17 @@ def test_kecamatan_codes_follow_the_boundary_index_rule(city):
     assert None in want and len(set(want)) == 14  # outside the city too
 
 
-def test_every_column_is_stored_as_sent_through_the_binary_copy(city, t0):
+@pytest.fixture
+def fresh_geofences():
+    """Test transactions roll back without delete signals: drop this process's geofence index after."""
+    from tracking.areas import geofence_index
+
+    geofence_index.invalidate()
+    yield
+    geofence_index.invalidate()
+
+
+def test_every_column_is_stored_as_sent_through_the_binary_copy(city, t0, fresh_geofences):
     from django.contrib.gis.geos import MultiPolygon, Polygon
 
     from tracking.models import Geofence, TrackingEvent
@@ -170,3 +197,23 @@ def test_every_column_is_stored_as_sent_through_the_binary_copy(city, t0):
         ("enter_kecamatan", None), ("enter_geofence", big.pk), ("enter_geofence", small.pk),
         ("leave_geofence", small.pk),
     ]  # fmt: skip
+
+
+def test_a_geofence_deleted_elsewhere_does_not_break_the_batch(city, t0, fresh_geofences):
+    from django.contrib.gis.geos import MultiPolygon, Polygon
+
+    from tracking.areas import geofence_index
+    from tracking.models import Geofence, TrackingEvent
+
+    lon, lat = CIPONDOH
+    fence = Geofence.objects.create(
+        code="pos", name="pos", geom=MultiPolygon(Polygon.from_bbox((lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01)))
+    )
+    sup = make_supervisor()
+    assert fence.pk in geofence_index.get().ids  # this process indexes it ...
+    with connection.cursor() as cur:  # ... and another process deletes it (no signal reaches this one)
+        cur.execute("DELETE FROM tracking_geofence WHERE id = %s", [fence.pk])
+    assert fence.pk in geofence_index.get().ids
+    r = native(sup, {"pings": pings(t0, 2)})
+    assert r.status_code == 200 and r.json()["stored"] == 2
+    assert not TrackingEvent.objects.filter(kind="enter_geofence").exists()
