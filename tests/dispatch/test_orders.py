@@ -236,3 +236,30 @@ def test_queue_shows_awaiting_with_reason(refdata, city, operator_client):
     row = next(x for x in r.json()["results"] if x["report"] == report.public_id)
     assert row["queue"] == "awaiting" and "no DBMSDA supervisor" in row["reason"]
     assert Report.objects.get(pk=report.pk).status == Status.AWAITING_SUPERVISOR
+
+
+def test_supervisor_signed_in_with_own_account_sees_and_acknowledges(offered):
+    from django.contrib.auth.models import User
+
+    report, order, first, second = offered
+    first.user = User.objects.create_user("budi-sigap", password="pw-budi")
+    first.save(update_fields=["user"])
+    web = APIClient()
+    web.force_authenticate(first.user)
+    assert [o["id"] for o in web.get("/api/my/orders/").json()] == [order.pk]
+    assert web.post(f"/api/my/orders/{order.pk}/acknowledge/").json()["state"] == "acknowledged"
+    stranger = APIClient()
+    stranger.force_authenticate(User.objects.create_user("bukan-pengawas"))
+    assert stranger.get("/api/my/orders/").status_code == 403
+
+
+def test_off_area_supervisor_is_suggested_outside_the_rule(refdata, city):
+    # assigned to Tangerang, standing in Cipondoh: out of their own area, so not a candidate here
+    wanderer = supervisor_at(inside(city, 500), kecamatan=(TANGERANG,))
+    report = report_at(inside(city, 300))
+    decision = dispatcher.dispatch(report, trigger="test")
+    assert decision.outcome == "awaiting"
+    mine = next(c for c in decision.candidates if c["supervisor_id"] == wanderer.pk)
+    assert mine["excluded"].startswith("outside own assigned area")
+    assert [s["supervisor_id"] for s in decision.suggestions] == [wanderer.pk]
+    assert decision.suggestions[0]["outside_rule"].startswith("outside own assigned area")
