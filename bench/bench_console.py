@@ -122,7 +122,9 @@ def make_data(n_reports: int, n_sups: int) -> tuple[list[dict], str]:
         dev = Device(supervisor=sup, device_id=f"bench-{sup.pk}")
         token = dev.issue_token()
         dev.save()
-        ingest(dev, [Fix(index=0, time=now - timedelta(seconds=60), lat=lat, lon=lon, accuracy=10)], "bench")
+        # a stale first fix (10 min old): on the map, but not yet on duty, so setting up does not
+        # set the dispatcher to work on every waiting report; the first round of pings does.
+        ingest(dev, [Fix(index=0, time=now - timedelta(minutes=10), lat=lat, lon=lon, accuracy=10)], "bench")
         sups.append({"id": sup.pk, "device": dev.device_id, "token": token, "lon": lon, "lat": lat})
     return sups, "bench-op"
 
