@@ -17,6 +17,7 @@ from django.utils import timezone
 from rest_framework import status as http
 
 from geoapp.api import DomainError
+from geoapp.signals import send_logged
 
 from .models import (
     OPEN_STATUSES,
@@ -73,9 +74,9 @@ def allowed_next(status: str) -> list[str]:
 
 def announce(report: Report, event: ReportEvent, *, created: bool = False, routed: bool = False) -> None:
     def send() -> None:
-        report_changed.send(sender=Report, report=report, event=event, created=created)
+        send_logged(report_changed, Report, report=report, event=event, created=created)
         if routed:
-            report_routed.send(sender=Report, report=report)
+            send_logged(report_routed, Report, report=report)
 
     transaction.on_commit(send)
 

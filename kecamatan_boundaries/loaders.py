@@ -33,6 +33,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from geoapp.api import DomainError
+from geoapp.signals import send_logged
 
 from .models import Generation, Kecamatan, Kelurahan, Level
 
@@ -414,7 +415,7 @@ def activate_generation(generation: Generation) -> None:
         generation.save(update_fields=["active", "activated_at"])
         from .signals import boundaries_activated
 
-        transaction.on_commit(lambda: boundaries_activated.send(sender=Generation, generation=generation))
+        transaction.on_commit(lambda: send_logged(boundaries_activated, Generation, generation=generation))
 
 
 def load_boundaries(path: str | Path, options: LoadOptions, progress: ProgressFn | None = None) -> LoadResult:
