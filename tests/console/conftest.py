@@ -122,6 +122,7 @@ def daphne_server(django_db_setup, django_db_blocker, tmp_path_factory):
         from tests.conftest import ensure_city
 
         ensure_city()
+        connections.close_all()  # the connection made beside Playwright's loop, so the test database can be dropped
 
 
 def ensure_test_database(django_db_blocker) -> None:
