@@ -161,7 +161,8 @@
       p.candidates.map((c) => el("tr", { class: c.eligible ? "ok" : "outside", dataset: { supervisor: c.supervisor_id } },
         el("td", {}, c.name, el("br"), el("span", { class: `pill pres-${c.state}` }, t("presence_" + c.state)),
           c.eligible ? "" : el("span", { class: "muted" }, " ", t("outside_rule"), ": ", c.reasons.join("; "))),
-        el("td", {}, c.distance_m < 1000 ? Math.round(c.distance_m) + " m" : (c.distance_m / 1000).toFixed(1) + " km"),
+        el("td", {}, c.distance_m === null || c.distance_m === undefined ? "-"
+          : c.distance_m < 1000 ? Math.round(c.distance_m) + " m" : (c.distance_m / 1000).toFixed(1) + " km"),
         el("td", {}, String(c.workload)),
         el("td", {}, canDispatch && c.supervisor_id !== p.holder
           ? el("button", { type: "button", class: "primary", "data-testid": "dispatch-" + c.supervisor_id,

@@ -25,6 +25,7 @@
   }
 
   function record(pos) {
+    document.getElementById("gpserror").classList.add("hidden");
     lastFix = pos.timestamp || Date.now();
     const c = pos.coords;
     buffer.add({ time: Math.round(lastFix), lat: c.latitude, lon: c.longitude, accuracy: c.accuracy,
@@ -34,7 +35,8 @@
 
   function gpsError(err) {
     const box = document.getElementById("gpserror");
-    box.textContent = t("gps_denied") + " (" + err.message + ")";
+    if (err.code === 3) return;  // a slow fix (timeout): the next one comes; not the user's problem
+    box.textContent = t("gps_denied") + (err.message ? " (" + err.message + ")" : "");
     box.classList.remove("hidden");
   }
 
