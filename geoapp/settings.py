@@ -142,7 +142,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/console/login/"  # one sign-in page for every role (the admin login admits staff only)
+SESSION_ENGINE = "geoapp.sessions"  # database sessions that refuse malformed keys (a NUL byte was a 500)
 
 # --- API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
