@@ -458,7 +458,7 @@ OWNTRACKS_FIX_TYPES = {"location", "transition"}
 
 def decode_owntracks(body: Any) -> list[Fix | Problem]:
     """One OwnTracks message; types other than location/transition carry no fix (empty list)."""
-    if not isinstance(body, dict) or "_type" not in body:
+    if not isinstance(body, dict) or not isinstance(body.get("_type"), str):
         raise MalformedPing('an OwnTracks message is a JSON object with "_type"')
     if body["_type"] not in OWNTRACKS_FIX_TYPES:
         return []
