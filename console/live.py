@@ -21,6 +21,12 @@ from . import settings as cs
 from .models import LiveEvent
 
 log = logging.getLogger("console.live")
+try:
+    from redis.exceptions import RedisError
+
+    _LAYER_ERRORS: tuple[type[BaseException], ...] = (RedisError,)
+except ImportError:  # no Redis client installed: only the in-memory layer
+    _LAYER_ERRORS = ()
 GROUP = "console-live"
 PRUNE_EVERY = 500  # events between two prunes of the catch-up log
 
@@ -72,7 +78,10 @@ def _send_now(kind: str, key: str, payload: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    async_to_sync(layer.group_send)(GROUP, {"type": "live.event", "event": message(ev)})
+    try:
+        async_to_sync(layer.group_send)(GROUP, {"type": "live.event", "event": message(ev)})
+    except (OSError, *_LAYER_ERRORS) as exc:  # Redis down: the change is stored; consoles catch up on reconnect
+        log.warning("live push failed (%s); event %s kept for catch-up", type(exc).__name__, ev.id)
 
 
 def publish(kind: str, key: str, payload: dict) -> None:
