@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,8 @@ from geoapp.api import DomainError
 
 from .models import MediaKind, Report, ReportMedia
 from .settings import app_settings
+
+log = logging.getLogger("incidents.media")
 
 pillow_heif.register_heif_opener()
 
@@ -208,8 +211,34 @@ def inspect_uploads(uploads: list[File], field: str = "files") -> list[Inspected
     return [inspect_upload(f, field) for f in uploads]
 
 
+class MediaStorageError(DomainError):
+    """The media storage refused a write (disk full, quota): nothing of the report is kept."""
+
+    status_code = 507
+
+
 def store_media(report: Report, items: list[InspectedMedia], urls: list[str] | None = None) -> list[ReportMedia]:
-    """Write inspected files through Django's storage and record them (and remote links) on the report."""
+    """Write inspected files through Django's storage and record them (and remote links) on the report.
+
+    A failed write (disk full) removes the files already written for this call, partial ones
+    included, and raises MediaStorageError (507) so the caller's transaction rolls back too.
+    """
+    written: list[tuple] = []  # (storage, name) of every file this call wrote or tried to write
+    try:
+        return _store_media(report, items, urls, written)
+    except OSError as exc:
+        for storage, name in written:
+            try:
+                storage.delete(name)
+            except OSError:
+                log.warning("could not remove %s after a failed write", name)
+        log.error("media storage refused a write for report %s: %s", report.public_id, exc)
+        raise MediaStorageError(
+            "The photo/video storage is full or unavailable; nothing was stored. Try again later.", field="files"
+        ) from exc
+
+
+def _store_media(report: Report, items: list[InspectedMedia], urls: list[str] | None, written: list) -> list:
     rows = []
     for n, item in enumerate(items, start=1):
         media = ReportMedia(
@@ -225,9 +254,15 @@ def store_media(report: Report, items: list[InspectedMedia], urls: list[str] | N
             exif_taken_at=item.exif_taken_at,
         )
         item.upload.seek(0)
-        media.file.save(f"{report.public_id}-{n}.{item.extension}", item.upload, save=False)
+        name = f"{report.public_id}-{n}.{item.extension}"
+        written.append((media.file.storage, media.file.field.generate_filename(media, name)))
+        media.file.save(name, item.upload, save=False)
+        written[-1] = (media.file.storage, media.file.name)
         if item.thumbnail:
-            media.thumbnail.save(f"{report.public_id}-{n}-thumb.jpg", ContentFile(item.thumbnail), save=False)
+            thumb = f"{report.public_id}-{n}-thumb.jpg"
+            written.append((media.thumbnail.storage, media.thumbnail.field.generate_filename(media, thumb)))
+            media.thumbnail.save(thumb, ContentFile(item.thumbnail), save=False)
+            written[-1] = (media.thumbnail.storage, media.thumbnail.name)
         media.save()
         rows.append(media)
     for url in urls or []:
