@@ -1,6 +1,8 @@
 """Shared API plumbing: domain errors become 4xx answers with a clear message."""
 
+from django.db import DataError
 from rest_framework import status
+from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -23,4 +25,8 @@ def exception_handler(exc, context):
         if exc.field:
             body = {exc.field: [exc.message], "detail": exc.message}
         return Response(body, status=exc.status_code)
+    if isinstance(exc, RecursionError):  # JSON nested thousands deep: the parser gives up
+        exc = ParseError("The request body is nested too deeply to read.")
+    elif isinstance(exc, DataError):  # a NUL byte in a text, a number out of range: bad input, not a fault
+        exc = ParseError("The request holds a value the database cannot store (a NUL byte or a number out of range).")
     return drf_exception_handler(exc, context)
