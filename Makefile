@@ -7,7 +7,7 @@ STAMP := $(VENV)/.requirements-installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: messages
+.PHONY: messages loadtest faults fuzz
 .PHONY: run test setup system venv db migrate bootstrap assets lint format bench bench-lookup stop-db worker clean-db
 
 run: setup bootstrap ## serve the app with the real Kota Tangerang data on http://127.0.0.1:8000
@@ -63,3 +63,13 @@ format: venv
 
 stop-db:
 	@bash scripts/stop_db.sh
+
+loadtest: setup ## load: 300 phones, then 10,000 buffering devices, 11 consoles, citizens (~5 min; LOADTEST_ARGS to scale)
+	$(PY) loadtest/run_load.py $(LOADTEST_ARGS)
+
+faults: setup ## faults: PostgreSQL restarts, worker SIGKILL, Redis gone/back, media disk full; then the long fuzz
+	$(PY) loadtest/run_faults.py $(FAULTS_ARGS)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-40} $(PY) -m pytest tests/security/test_api_fuzz.py -q -p no:cacheprovider
+
+fuzz: setup ## schemathesis over every operation with many examples (FUZZ_EXAMPLES, default 40)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-40} $(PY) -m pytest tests/security/test_api_fuzz.py -q -p no:cacheprovider
