@@ -43,6 +43,8 @@ from django.contrib.gis.geos import Point
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from geoapp.signals import send_logged
+
 from . import partitions, presence
 from . import settings as ts
 from .areas import AssignedArea, Enriched, enrich, geofence_index, to_metric
@@ -547,8 +549,8 @@ def _advance_latest(
         TrackingEvent.objects.bulk_create(events)
     position = lp
     transaction.on_commit(
-        lambda: position_updated.send(
-            sender=LatestPosition, supervisor_id=sid, position=position, previous_time=previous_time
+        lambda: send_logged(
+            position_updated, LatestPosition, supervisor_id=sid, position=position, previous_time=previous_time
         )
     )
     return lp

@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
+from geoapp.signals import send_logged
+
 from . import settings as ts
 from .models import EventKind, LatestPosition, Shift, ShiftOverride, Supervisor, TrackingEvent
 from .signals import presence_changed
@@ -228,8 +230,13 @@ def record(presence: Presence, current: str | None = None, latest: LatestPositio
     )
     old = current
     transaction.on_commit(
-        lambda: presence_changed.send(
-            sender=Supervisor, supervisor_id=presence.supervisor_id, old=old, new=str(presence.state), presence=presence
+        lambda: send_logged(
+            presence_changed,
+            Supervisor,
+            supervisor_id=presence.supervisor_id,
+            old=old,
+            new=str(presence.state),
+            presence=presence,
         )
     )
     return True
