@@ -9,6 +9,7 @@ and the worker is `manage.py run_worker`, both children of the script, on a data
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import random
@@ -672,7 +673,8 @@ class Cluster:
         self.root = ROOT / "var" / name
         self.as_root = os.geteuid() == 0
         if self.as_root:  # PostgreSQL refuses root: the cluster belongs to `postgres`, somewhere it can reach
-            self.root = Path("/var/lib/postgresql") / f"geoapp-{name}-{abs(hash(str(ROOT))) % 10**8}"
+            tag = hashlib.md5(str(ROOT).encode()).hexdigest()[:10]
+            self.root = Path("/var/lib/postgresql") / f"geoapp-{name}-{tag}"
         self.data = self.root / "data"
         self.sock = self.root / "run"
 
