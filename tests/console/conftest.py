@@ -163,8 +163,10 @@ def sync_orm_beside_playwright():
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per module, closed as soon as the module's tests end (a session-wide one was
+    still open while unrelated modules ran, and closing it at the very end could hang)."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
