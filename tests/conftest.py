@@ -29,3 +29,13 @@ def city(db):
     from kecamatan_boundaries.models import Kecamatan
 
     return {k.code: k for k in Kecamatan.objects.current()}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_partition_memory():
+    """Tests that run on-commit callbacks inside a rolled-back test transaction leave tracking's
+    per-process memory of created ping partitions ahead of the database; start each test clean."""
+    from tracking import partitions
+
+    partitions.forget()
+    yield
