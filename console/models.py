@@ -11,8 +11,9 @@ order closely enough for a map: every payload carries the full new state, not a 
 from __future__ import annotations
 
 from django.contrib.gis.db import models
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
+
+from geoapp.geo import within_metres
 
 
 class CameraQuerySet(models.QuerySet):
@@ -21,19 +22,7 @@ class CameraQuerySet(models.QuerySet):
 
     def within_metres(self, point, metres: float) -> CameraQuerySet:
         """Cameras within `metres` (geodesic) of `point`, annotated `distance_m`, nearest first."""
-        wkt = f"SRID=4326;POINT({float(point.x)!r} {float(point.y)!r})"
-        table = self.model._meta.db_table
-        dist = RawSQL(
-            f'ST_Distance("{table}"."location"::geography, ST_GeogFromText(%s))',
-            (wkt,),
-            output_field=models.FloatField(),
-        )
-        within = RawSQL(
-            f'ST_DWithin("{table}"."location"::geography, ST_GeogFromText(%s), %s)',
-            (wkt, float(metres)),
-            output_field=models.BooleanField(),
-        )
-        return self.annotate(distance_m=dist).filter(within).order_by("distance_m", "id")
+        return within_metres(self, "location", point, metres)
 
 
 class Camera(models.Model):

@@ -10,8 +10,9 @@ from django.contrib.gis.db import models
 from django.contrib.gis.geos import Point
 from django.contrib.postgres.indexes import GistIndex
 from django.db.models import Q
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
+
+from geoapp.geo import within_metres
 
 
 class OPD(models.Model):
@@ -135,19 +136,7 @@ class ReportQuerySet(models.QuerySet):
 
     def within_metres(self, point: Point, metres: float) -> ReportQuerySet:
         """Reports within `metres` (geodesic, on geography) of `point`, annotated `distance_m`, nearest first."""
-        wkt = f"SRID=4326;POINT({float(point.x)!r} {float(point.y)!r})"
-        table = self.model._meta.db_table
-        dist = RawSQL(
-            f'ST_Distance("{table}"."location"::geography, ST_GeogFromText(%s))',
-            (wkt,),
-            output_field=models.FloatField(),
-        )
-        within = RawSQL(
-            f'ST_DWithin("{table}"."location"::geography, ST_GeogFromText(%s), %s)',
-            (wkt, float(metres)),
-            output_field=models.BooleanField(),
-        )
-        return self.annotate(distance_m=dist).filter(within).order_by("distance_m", "id")
+        return within_metres(self, "location", point, metres)
 
     def likely_duplicates_of(self, category: Category, point: Point, since: datetime) -> ReportQuerySet:
         """Open reports of `category` near `point` since `since` (the duplicate rule, settings in metres/hours)."""

@@ -19,7 +19,8 @@ from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.gis.geos import Point
 from django.db.models import Q
-from django.db.models.expressions import RawSQL
+
+from geoapp.geo import within_metres
 
 
 class Level(models.TextChoices):
@@ -69,18 +70,8 @@ class BoundaryQuerySet(models.QuerySet):
         return self.current().filter(geom__covers=point).order_by("code")
 
     def near(self, point: Point, metres: float) -> BoundaryQuerySet:
-        """Current polygons within `metres` (geodesic) of `point`, nearest first."""
-        table = self.model._meta.db_table
-        wkt = f"SRID=4326;POINT({point.x} {point.y})"
-        dist = RawSQL(
-            f'ST_Distance("{table}"."geom"::geography, ST_GeogFromText(%s))', (wkt,), output_field=models.FloatField()
-        )
-        within = RawSQL(
-            f'ST_DWithin("{table}"."geom"::geography, ST_GeogFromText(%s), %s)',
-            (wkt, metres),
-            output_field=models.BooleanField(),
-        )
-        return self.current().annotate(distance_m=dist).filter(within).order_by("distance_m", "code")
+        """Current polygons within `metres` (geodesic) of `point`, nearest first (then lowest code)."""
+        return within_metres(self.current(), "geom", point, metres).order_by("distance_m", "code")
 
     def at(self, point: Point) -> Kecamatan | Kelurahan | None:
         """The one polygon a point belongs to, by the rule in this module's docstring."""
