@@ -24,12 +24,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         since = self._since()
         seq = await database_sync_to_async(live.current_seq)()
         if since is not None:
-            missed = await database_sync_to_async(live.events_since)(since)
-            if missed is None:
-                await self.send_json({"type": "resync", "seq": seq})
-            else:
-                for item in missed:
-                    await self.send_json({"type": "event", **item})
+            await self._replay(since)
         await self.send_json({"type": "hello", "seq": seq})
 
     def _since(self) -> int | None:
@@ -41,8 +36,25 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_discard(live.GROUP, self.channel_name)
 
     async def receive_json(self, content, **kwargs) -> None:
-        if isinstance(content, dict) and content.get("type") == "ping":
+        if not isinstance(content, dict):
+            return
+        if content.get("type") == "ping":
             await self.send_json({"type": "pong"})
+        elif content.get("type") == "catchup":
+            # The browser saw a gap in the sequence (the channel layer drops messages to a consumer
+            # that falls behind under load): send what it missed without waiting for a reconnect.
+            since = content.get("since")
+            if isinstance(since, int) and not isinstance(since, bool) and since >= 0:
+                await self._replay(since)
+
+    async def _replay(self, since: int) -> None:
+        missed = await database_sync_to_async(live.events_since)(since)
+        if missed is None:
+            seq = await database_sync_to_async(live.current_seq)()
+            await self.send_json({"type": "resync", "seq": seq})
+        else:
+            for item in missed:
+                await self.send_json({"type": "event", **item})
 
     async def live_event(self, message: dict) -> None:
         await self.send_json({"type": "event", **message["event"]})

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.gis.geos import Point
 from django.utils import timezone
@@ -212,3 +213,43 @@ def test_pages_are_indonesian_unless_english_is_chosen(world, operator):
     assert b"Send report" in c.get("/lapor/").content
     assert APIClient().get("/console/").status_code == 302  # to the login page
     assert APIClient().get("/").headers["Location"] == "/console/"
+
+
+@pytest.mark.django_db(transaction=True)  # the consumer reads from its own thread and connection
+def test_a_connected_console_asks_for_events_dropped_on_the_way(world, operator, settings):
+    """Under load the channel layer drops messages to a slow consumer; the browser sees the gap
+    in the sequence and asks, on the open socket, for what it missed."""
+    from console import live
+    from geoapp.asgi import application
+
+    settings.CONSOLE_LIVE_REPLAY_MAX = 50
+
+    async def scenario():
+        comm = WebsocketCommunicator(application, "/ws/console/")
+        comm.scope["user"] = operator
+        ok, _ = await comm.connect()
+        assert ok
+        hello = await comm.receive_json_from(timeout=5)
+        assert hello["type"] == "hello"
+        # Events logged while this consumer heard nothing of them (their push dropped on the way).
+        await database_sync_to_async(_two_events_without_push)()
+        await comm.send_json_to({"type": "catchup", "since": hello["seq"]})
+        got = [await comm.receive_json_from(timeout=5) for _ in range(2)]
+        await comm.send_json_to({"type": "catchup", "since": "x"})  # nonsense is ignored
+        await comm.send_json_to({"type": "ping"})
+        pong = await comm.receive_json_from(timeout=5)
+        await comm.disconnect()
+        return hello, got, pong
+
+    def _two_events_without_push():
+        from console.models import LiveEvent
+
+        LiveEvent.objects.create(kind="report", key="DROPPED1", payload={"id": "DROPPED1"})
+        LiveEvent.objects.create(kind="position", key="7", payload={"id": 7})
+
+    hello, got, pong = async_to_sync(scenario)()
+    assert [m["type"] for m in got] == ["event", "event"]
+    assert all(m["seq"] > hello["seq"] for m in got)
+    assert [(m["kind"], m["key"]) for m in got] == [("report", "DROPPED1"), ("position", "7")]
+    assert pong["type"] == "pong"
+    assert live.current_seq() >= max(m["seq"] for m in got)

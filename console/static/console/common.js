@@ -89,6 +89,13 @@
         if (msg.type === "hello") { this.h.status && this.h.status("live"); }
         else if (msg.type === "resync") { this.seq = msg.seq; this.h.resync && this.h.resync(msg.seq); }
         else if (msg.type === "event") {
+          // A gap in the sequence: events were dropped on the way (a busy channel layer drops
+          // messages to a slow consumer). Ask for them now; late, older states are ignored by
+          // the handlers, which compare versions.
+          if (this.seq > 0 && msg.seq > this.seq + 1 && Date.now() - (this.askedAt || 0) > 2000) {
+            this.askedAt = Date.now();
+            ws.send(JSON.stringify({ type: "catchup", since: this.seq }));
+          }
           if (msg.seq > this.seq) this.seq = msg.seq;
           this.h.event(msg);
         }
