@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 from datetime import time
 from pathlib import Path
 
@@ -109,14 +110,24 @@ def daphne_server(django_db_setup, django_db_blocker, tmp_path_factory):
         load_world()
         connections.close_all()  # the forked server must not share our socket
     process = DaphneProcess("127.0.0.1", make_asgi_application, setup=point_at_test_database)
-    with django_db_blocker.unblock():  # the forked server inherits an unblocked ORM
-        process.start()
+    # The fork inherits Python's signal handlers; a command run earlier in this process (the
+    # worker, the simulator) may have made SIGTERM a graceful-stop flag, so the server would
+    # outlive terminate() and keep pytest from exiting. Fork with the default disposition.
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        with django_db_blocker.unblock():  # the forked server inherits an unblocked ORM
+            process.start()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if not process.ready.wait(timeout=30):
         raise RuntimeError("Daphne did not start")
     url = f"http://127.0.0.1:{process.port.value}"
     yield url
     process.terminate()
     process.join(10)
+    if process.is_alive():
+        process.kill()
+        process.join(5)
     with django_db_blocker.unblock(), sync_orm_beside_playwright():
         call_command("flush", interactive=False, verbosity=0)
         from tests.conftest import ensure_city
