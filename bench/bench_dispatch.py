@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoapp.settings")
 
-import geoapp.settings as project_settings  # noqa: E402
+from bench.scratch import ms, scratch_database  # noqa: E402
 
 BENCH_DB = "bench_dispatch"
 FIELD_OPDS = ["dishub", "dbmsda", "dkp", "satpolpp", "bpbd"]
@@ -56,21 +56,6 @@ def parse() -> argparse.Namespace:
     return p.parse_args()
 
 
-def admin_conn():
-    import psycopg
-
-    db = project_settings.DATABASES["default"]
-    return psycopg.connect(
-        host=db.get("HOST") or None, port=db.get("PORT") or None, user=db.get("USER") or None,
-        password=db.get("PASSWORD") or None, dbname="postgres", autocommit=True,
-    )  # fmt: skip
-
-
-def ms(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))] * 1000
-
-
 def show(label: str, values: list[float], baseline: list[float] | None = None) -> None:
     if not values:
         print(f"{label:<52} n=    0")
@@ -83,25 +68,9 @@ def show(label: str, values: list[float], baseline: list[float] | None = None) -
 
 def main() -> None:
     args = parse()
-    with admin_conn() as c:
-        c.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        c.execute(f"CREATE DATABASE {BENCH_DB}")
-    project_settings.DATABASES["default"]["NAME"] = BENCH_DB
-    project_settings.DEBUG = False
-    project_settings.ALLOWED_HOSTS = ["*"]
-    project_settings.INCIDENTS_ANON_RATE = "1000000/hour"  # the bench posts many reports from one client
-    import django
-
-    django.setup()
-    try:
+    # The bench posts many reports from one client: lift the anonymous rate limit.
+    with scratch_database(BENCH_DB, keep=args.keep, INCIDENTS_ANON_RATE="1000000/hour"):
         run(args)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not args.keep:
-            with admin_conn() as c:
-                c.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
 
 def random_points(rng: random.Random, n: int) -> list[tuple[float, float, str]]:

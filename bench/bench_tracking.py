@@ -42,7 +42,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoapp.settings")
 
-import geoapp.settings as project_settings  # noqa: E402
+from bench.scratch import ms as pct  # noqa: E402
+from bench.scratch import scratch_database  # noqa: E402
 
 BENCH_DB = os.environ.get("BENCH_TRACKING_DB", "bench_tracking")
 COLUMNS = (
@@ -70,21 +71,6 @@ def parse() -> argparse.Namespace:
     return p.parse_args()
 
 
-def admin_conn():
-    import psycopg
-
-    db = project_settings.DATABASES["default"]
-    return psycopg.connect(
-        host=db.get("HOST") or None, port=db.get("PORT") or None, user=db.get("USER") or None,
-        password=db.get("PASSWORD") or None, dbname="postgres", autocommit=True,
-    )  # fmt: skip
-
-
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))] * 1000
-
-
 def line(
     label: str,
     n: int,
@@ -104,24 +90,8 @@ def line(
 
 def main() -> None:
     args = parse()
-    with admin_conn() as c:
-        c.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        c.execute(f"CREATE DATABASE {BENCH_DB}")
-    project_settings.DATABASES["default"]["NAME"] = BENCH_DB
-    project_settings.DEBUG = False
-    project_settings.ALLOWED_HOSTS = ["*"]
-    import django
-
-    django.setup()
-    try:
+    with scratch_database(BENCH_DB, keep=args.keep):
         run(args)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not args.keep:
-            with admin_conn() as c:
-                c.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
 
 class Fleet:
