@@ -250,11 +250,10 @@ def run(args: argparse.Namespace) -> None:
     staged_batches = args.copy_batches if args.staged_batches is None else args.staged_batches
     rounds = max(args.copy_batches, staged_batches, args.http_batches)
     days_per_window = int(rounds / len(phones) * fleet.span.total_seconds() / 86400) + 2
-    base_a = now - timedelta(days=3 * days_per_window + 1)  # three separate windows: no key collides
+    base_a = now - timedelta(days=4 * days_per_window + 1)  # four separate windows: no key collides
     base_a2 = base_a + timedelta(days=days_per_window)
     base_b = base_a2 + timedelta(days=days_per_window)
-    base_b0 = base_b + timedelta(days=days_per_window)
-    base_a = base_a - timedelta(days=days_per_window)  # four windows
+    base_b0 = base_b + timedelta(days=days_per_window)  # ends at least a day before now
     partitions.ensure_days({(base_a + timedelta(days=d)).date() for d in range(4 * days_per_window + 3)})
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
