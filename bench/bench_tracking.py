@@ -6,13 +6,15 @@ In one run, on the same partitioned table and indexes:
   (a2) the database alone for the textbook alternative: binary COPY into a temporary staging
        table, then INSERT ... ON CONFLICT DO NOTHING RETURNING (what the pipeline falls back to)
   (b)  the native batch endpoint over real HTTP, 1000 pings per request (one phone's buffer,
-       moving along a path)                                             -> the issue wants >= 50 % of (a)
-  (b0) the same endpoint with the other apps' receivers of tracking's signals (the console's live
-       push, dispatch's on-site detection) disconnected: tracking's own cost
+       moving along a path), as deployed with a shared channel layer: GEOAPP_RELAY=worker, the
+       request stores and queues one change for the worker  -> the issue wants >= 50 % of (a)
+  (b1) the same endpoint with GEOAPP_RELAY=inline (`make run` without Redis): the other apps'
+       receivers (the console's live push, dispatch's on-site detection) run in the request
+  (w)  the worker's side of (b): announcing the queued changes (receivers run), untimed in (b)
   (c)  single pings in the OsmAnd form over real HTTP
   (d)  attendance for S supervisors over D days of 10-second pings (all-day shifts), in SQL
 
-(a), (a2), (b) and (b0) run interleaved, batch by batch, so a busy machine slows all three alike.
+(a), (a2), (b) and (b1) run interleaved, batch by batch, so a busy machine slows all of them alike.
 The HTTP server runs in this process on one thread (like a daphne worker it keeps its database
 connection; a thread per request would open a new connection per request). Request bodies and
 COPY rows are built before each timed call.
@@ -172,20 +174,16 @@ def staged_insert(rows: list[tuple]) -> int:
 
 
 @contextlib.contextmanager
-def receivers_off():
-    """Disconnect every receiver of tracking's signals for the block (tracking's own cost)."""
-    from tracking.signals import position_updated, presence_changed
+def relay_mode(value: str):
+    """GEOAPP_RELAY for the block (the bench's HTTP server runs in this process)."""
+    from django.conf import settings
 
-    saved = [(sig, sig.receivers) for sig in (position_updated, presence_changed)]
-    for sig, _ in saved:
-        sig.receivers = []
-        sig.sender_receivers_cache.clear()
+    saved = settings.GEOAPP_RELAY
+    settings.GEOAPP_RELAY = value
     try:
         yield
     finally:
-        for sig, receivers in saved:
-            sig.receivers = receivers
-            sig.sender_receivers_cache.clear()
+        settings.GEOAPP_RELAY = saved
 
 
 def profile(fleet: Fleet, base: datetime) -> None:
@@ -232,6 +230,7 @@ def run(args: argparse.Namespace) -> None:
     from django.db import connection
     from tqdm import tqdm
 
+    from geoapp import relay
     from kecamatan_boundaries.bootstrap import load_city_boundaries
     from tracking import attendance, partitions
     from tracking.models import Device
@@ -253,7 +252,7 @@ def run(args: argparse.Namespace) -> None:
     base_a = now - timedelta(days=4 * days_per_window + 1)  # four separate windows: no key collides
     base_a2 = base_a + timedelta(days=days_per_window)
     base_b = base_a2 + timedelta(days=days_per_window)
-    base_b0 = base_b + timedelta(days=days_per_window)  # ends at least a day before now
+    base_b1 = base_b + timedelta(days=days_per_window)  # ends at least a day before now
     partitions.ensure_days({(base_a + timedelta(days=d)).date() for d in range(4 * days_per_window + 3)})
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
@@ -284,9 +283,9 @@ def run(args: argparse.Namespace) -> None:
         )  # fmt: skip
         assert resp.status_code == 200, resp.text[:300]
     copy_into("tracking_ping", fleet.copy_rows(*fleet.batch(len(phones), base_warm), "warm"))
-    lat = {"a": [], "a2": [], "b": [], "b0": []}
-    cpu = {"a": [], "a2": [], "b": [], "b0": []}  # this process's CPU per call (p50): client + server
-    total = {"a": 0, "a2": 0, "b": 0, "b0": 0}
+    lat = {"a": [], "a2": [], "b": [], "b1": []}
+    cpu = {"a": [], "a2": [], "b": [], "b1": []}  # this process's CPU per call (p50): client + server
+    total = {"a": 0, "a2": 0, "b": 0, "b1": 0}
 
     def post_batch(r: int, window: datetime, key: str) -> None:
         phone, start, path = fleet.batch(r, window)
@@ -303,7 +302,7 @@ def run(args: argparse.Namespace) -> None:
         assert resp.status_code == 200 and resp.json()["stored"] == BATCH, resp.text[:300]
         total[key] += BATCH
 
-    for r in tqdm(range(rounds), desc="(a) / (a2) / (b) / (b0) interleaved", leave=False):
+    for r in tqdm(range(rounds), desc="(a) / (a2) / (b) / (b1) interleaved", leave=False):
         if r < args.copy_batches:
             phone, start, path = fleet.batch(r, base_a)
             rows = fleet.copy_rows(phone, start, path, "copy")
@@ -321,14 +320,25 @@ def run(args: argparse.Namespace) -> None:
             cpu["a2"].append(time.process_time() - c)
             total["a2"] += len(rows)
         if r < args.http_batches:
-            post_batch(r, base_b, "b")
-            with receivers_off():
-                post_batch(r, base_b0, "b0")
+            with relay_mode("worker"):
+                post_batch(r, base_b, "b")
+            with relay_mode("inline"):
+                post_batch(r, base_b1, "b1")
     copy_rate = line("(a) binary COPY, 1000 rows each", total["a"], sum(lat["a"]), lat["a"], cpu=cpu["a"])
     if total["a2"]:
         line("(a2) staging COPY + INSERT ON CONFLICT", total["a2"], sum(lat["a2"]), lat["a2"], copy_rate, cpu["a2"])
     line("(b) batch endpoint, 1000 per request", total["b"], sum(lat["b"]), lat["b"], copy_rate, cpu["b"])
-    line("(b0) the same, other apps' receivers off", total["b0"], sum(lat["b0"]), lat["b0"], copy_rate, cpu["b0"])
+    line("(b1) the same, receivers in the request", total["b1"], sum(lat["b1"]), lat["b1"], copy_rate, cpu["b1"])
+
+    queued = relay.pending()
+    s = time.perf_counter()
+    with relay_mode("worker"):
+        delivered = relay.drain(limit=queued + 10)
+    took = time.perf_counter() - s
+    print(
+        f"(w) the worker announcing (b)'s changes: {delivered} in {took:.2f} s, "
+        f"{1000 * took / max(delivered, 1):.1f} ms each (a supervisor's positions coalesce)"
+    )
 
     # (c) single OsmAnd pings (Traccar Client form), each phone moving
     lat_c = []

@@ -5,6 +5,9 @@ SECRET_KEY     unset -> a development key (refused when DEBUG is off)
 DEBUG          "1"/"0"; default on for `make run`
 ALLOWED_HOSTS  comma-separated; default localhost names
 REDIS_URL      when set, the Channels layer uses Redis; otherwise in-memory
+GEOAPP_RELAY   "worker" (default with REDIS_URL): the other apps' receivers of a committed change
+               (dispatch, the console's live push) run in the worker; "inline" (default without
+               REDIS_URL): in the request, after commit. See geoapp/relay.py.
 MEDIA_ROOT     uploaded photos and videos; default var/media
 """
 
@@ -176,6 +179,8 @@ if os.environ.get("REDIS_URL"):
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# The worker can only reach consoles connected to the web processes through a shared layer.
+GEOAPP_RELAY = os.environ.get("GEOAPP_RELAY", "worker" if os.environ.get("REDIS_URL") else "inline")
 
 # --- Security outside development -----------------------------------------------------------
 if not DEBUG:

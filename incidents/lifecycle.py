@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import status as http
 
+from geoapp import relay
 from geoapp.api import DomainError
 from geoapp.signals import send_logged
 
@@ -28,7 +29,7 @@ from .models import (
     ReportEvent,
     Status,
 )
-from .signals import report_changed, report_routed
+from .signals import REPORT, report_changed, report_routed
 
 S = Status
 _SIDE_EXITS = {S.REJECTED, S.DUPLICATE, S.REFERRED}
@@ -73,12 +74,14 @@ def allowed_next(status: str) -> list[str]:
 
 
 def announce(report: Report, event: ReportEvent, *, created: bool = False, routed: bool = False) -> None:
+    """Announce a change of the current transaction (through geoapp.relay: after commit, or by the worker)."""
+
     def send() -> None:
         send_logged(report_changed, Report, report=report, event=event, created=created)
         if routed:
             send_logged(report_routed, Report, report=report)
 
-    transaction.on_commit(send)
+    relay.send(REPORT, report.pk, {"event": event.pk, "created": created, "routed": routed}, inline=send)
 
 
 def _event(report: Report, kind: str, *, actor=None, actor_label: str = "", **kw: Any) -> ReportEvent:

@@ -2,9 +2,32 @@
 
 report_changed(sender=Report, report, event, created)   every change written by lifecycle/intake
 report_routed(sender=Report, report)                     the report reached status `routed`
+
+They travel through geoapp.relay: in the request after commit ("inline") or from the worker,
+whose deliverer is here. From the worker, `report` is the report as it is when delivered (a
+later change has its own delivery after this one).
 """
 
 from django.dispatch import Signal
 
+from geoapp import relay
+from geoapp.signals import send_logged
+
 report_changed = Signal()
 report_routed = Signal()
+
+REPORT = "incidents.report"
+
+
+@relay.topic(REPORT)
+def _deliver_report(key: str, data: list[dict]) -> None:
+    from .models import Report, ReportEvent  # noqa: PLC0415
+
+    report = Report.objects.filter(pk=int(key)).first()
+    if report is None:
+        return
+    for change in data:
+        event = ReportEvent.objects.filter(pk=change.get("event")).first()
+        send_logged(report_changed, Report, report=report, event=event, created=bool(change.get("created")))
+        if change.get("routed"):
+            send_logged(report_routed, Report, report=report)

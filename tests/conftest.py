@@ -39,3 +39,13 @@ def _fresh_partition_memory():
 
     partitions.forget()
     yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _relay_inline():
+    """Receivers of committed changes run after commit in the test's process (the `make run`
+    default); tests of the worker's relay switch it with the `settings` fixture."""
+    from django.conf import settings
+
+    settings.GEOAPP_RELAY = "inline"
+    yield

@@ -43,6 +43,7 @@ from django.contrib.gis.geos import Point
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from geoapp import relay
 from geoapp.signals import send_logged
 
 from . import partitions, presence
@@ -50,7 +51,7 @@ from . import settings as ts
 from .areas import AssignedArea, Enriched, enrich, geofence_index, to_metric
 from .models import Device, EventKind, Geofence, LatestPosition, TrackingEvent
 from .protocols import BadToken, Fix, FixBatch, Problem, RevokedDevice, UnknownDevice, from_us, to_us
-from .signals import position_updated
+from .signals import POSITION, position_updated
 
 log = logging.getLogger("tracking.pipeline")
 
@@ -548,10 +549,13 @@ def _advance_latest(
     if events:
         TrackingEvent.objects.bulk_create(events)
     position = lp
-    transaction.on_commit(
-        lambda: send_logged(
+    relay.send(
+        POSITION,
+        sid,
+        {"previous_time": previous_time.isoformat() if previous_time else None},
+        inline=lambda: send_logged(
             position_updated, LatestPosition, supervisor_id=sid, position=position, previous_time=previous_time
-        )
+        ),
     )
     return lp
 

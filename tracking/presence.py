@@ -26,11 +26,12 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
+from geoapp import relay
 from geoapp.signals import send_logged
 
 from . import settings as ts
 from .models import EventKind, LatestPosition, Shift, ShiftOverride, Supervisor, TrackingEvent
-from .signals import presence_changed
+from .signals import PRESENCE, presence_changed
 
 WIB = ZoneInfo("Asia/Jakarta")
 
@@ -229,15 +230,18 @@ def record(presence: Presence, current: str | None = None, latest: LatestPositio
         reason=presence.reason[:255],
     )
     old = current
-    transaction.on_commit(
-        lambda: send_logged(
+    relay.send(
+        PRESENCE,
+        presence.supervisor_id,
+        {"old": str(old), "new": str(presence.state)},
+        inline=lambda: send_logged(
             presence_changed,
             Supervisor,
             supervisor_id=presence.supervisor_id,
             old=old,
             new=str(presence.state),
             presence=presence,
-        )
+        ),
     )
     return True
 

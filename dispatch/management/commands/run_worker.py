@@ -1,9 +1,11 @@
 """`python manage.py run_worker`: the background worker `make run` starts beside the web server.
 
-It runs due timers from the `dispatch_job` table (acknowledgement timeouts -> escalation) and,
-every DISPATCH_WORKER_SWEEP_S, the sweeps: tracking's presence (phones going quiet, shifts
-starting and ending) and reports waiting for a supervisor. No extra service: PostgreSQL is the
-queue. A lost database connection (a restart) is logged, the connection dropped, and the loop
+It announces committed changes handed to it through geoapp.relay (GEOAPP_RELAY=worker: new
+positions, presence changes and report changes go to dispatch and the consoles from here, woken
+by PostgreSQL's NOTIFY), runs due timers from the `dispatch_job` table (acknowledgement timeouts
+-> escalation) and, every DISPATCH_WORKER_SWEEP_S, the sweeps: tracking's presence (phones going
+quiet, shifts starting and ending) and reports waiting for a supervisor. No extra service:
+PostgreSQL is the queue. A lost database connection (a restart) is logged, the connection dropped, and the loop
 carries on after a short back-off; a job interrupted half-way was rolled back and runs again.
 """
 
@@ -19,6 +21,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, close_old
 from dispatch import jobs
 from dispatch import settings as ds
 from dispatch.receivers import sweep_awaiting
+from geoapp import relay
 
 log = logging.getLogger("dispatch.worker")
 
@@ -48,12 +51,14 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        log.info("worker started (poll %.1f s, sweep every %s s)", poll, ds.worker_sweep_s())
+        log.info("worker started (poll %.1f s, sweep every %s s, relay %s)", poll, ds.worker_sweep_s(), relay.mode())
         last_sweep = 0.0
         backoff = 1.0
+        waiter = relay.Waiter()
         while not self.stopping:
             try:
-                ran = jobs.run_due(limit=50)
+                ran = relay.drain(limit=200)
+                ran += jobs.run_due(limit=50)
                 if not opts["no_sweep"] and time.monotonic() - last_sweep >= ds.worker_sweep_s():
                     result = sweep()
                     last_sweep = time.monotonic()
@@ -75,5 +80,6 @@ class Command(BaseCommand):
                 break
             if not ran:
                 close_old_connections()
-                time.sleep(poll)
+                waiter.wait(poll)  # a sender's NOTIFY ends the wait early
+        waiter.close()
         log.info("worker stopped")
