@@ -5,6 +5,8 @@ SECRET_KEY     unset -> a development key (refused when DEBUG is off)
 DEBUG          "1"/"0"; default on for `make run`
 ALLOWED_HOSTS  comma-separated; default localhost names
 REDIS_URL      when set, the Channels layer uses Redis; otherwise in-memory
+DB_POOL_MAX    database connections per process (a pool; default 12; 0 = one persistent
+               connection per thread, no pool); DB_POOL_TIMEOUT_S how long a request waits (10)
 GEOAPP_RELAY   "worker" (default with REDIS_URL): the other apps' receivers of a committed change
                (dispatch, the console's live push) run in the worker; "inline" (default without
                REDIS_URL): in the request, after commit. See geoapp/relay.py.
@@ -114,6 +116,18 @@ else:
         }
     }
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # reconnect cleanly after a database restart
+# A connection pool per process. Under ASGI (Daphne, and `make run`'s runserver) each request's
+# sync code runs on a thread of its own, so persistent per-thread connections piled up until
+# PostgreSQL refused more ("too many clients", seen in the load test). The pool caps them; a
+# request that waits DB_POOL_TIMEOUT_S for a connection is answered 503 with Retry-After.
+DB_POOL_MAX = int(os.environ.get("DB_POOL_MAX", "12"))
+if DB_POOL_MAX > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DB_POOL_MAX,
+        "timeout": float(os.environ.get("DB_POOL_TIMEOUT_S", "10")),
+    }
 # Parallel test runs (helpers, CI shards) can each name their own test database.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("GEOAPP_TEST_DB", "test_geoapp")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

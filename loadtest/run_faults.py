@@ -236,6 +236,7 @@ def scenario_redis(db_url: str, phone: c.Phone, operator_key: str, citizen_key: 
     port = c.free_port()
     base = f"http://127.0.0.1:{port}"
     web = c.start_server(env, port, name="faults-web-noredis")
+    worker = c.start_worker(env, name="faults-worker-noredis")  # with REDIS_URL it announces the changes
     books = c.Books()
     rng = random.Random(3)
     deadline = time.monotonic() + 30
@@ -249,6 +250,7 @@ def scenario_redis(db_url: str, phone: c.Phone, operator_key: str, citizen_key: 
     time.sleep(3)
     stop.set()
     web.stop()
+    worker.stop()
     answers = {k: dict(v) for k, v in books.statuses.items()}
     result(
         "Redis absent (nothing listening)",
@@ -275,6 +277,7 @@ def scenario_redis(db_url: str, phone: c.Phone, operator_key: str, citizen_key: 
     redis = redis_up()
     env = c.server_env(db_url, REDIS_URL=f"redis://127.0.0.1:{rport}/0")
     web = c.start_server(env, port, name="faults-web-redis")
+    worker = c.start_worker(env, name="faults-worker-redis", poll=0.2)
     stop = threading.Event()
     sock = c.ConsoleSocket(port, operator_key, stop, "console-redis")
     sock.start()
@@ -302,6 +305,7 @@ def scenario_redis(db_url: str, phone: c.Phone, operator_key: str, citizen_key: 
     after = sock.events - mark
     stop.set()
     web.stop()
+    worker.stop()
     redis.kill()
     redis.wait()
     result(
