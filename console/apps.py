@@ -6,6 +6,10 @@ class ConsoleConfig(AppConfig):
     verbose_name = "LIVE Room console"
 
     def ready(self) -> None:
+        from geoapp import relay
+
         from . import live
 
         live.connect_signals()
+        if live.batched not in relay.BATCH_SCOPES:
+            relay.BATCH_SCOPES.append(live.batched)

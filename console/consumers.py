@@ -58,3 +58,8 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
 
     async def live_event(self, message: dict) -> None:
         await self.send_json({"type": "event", **message["event"]})
+
+    async def live_batch(self, message: dict) -> None:
+        """Several events pushed together (the worker's relay): the browser gets them one by one, as ever."""
+        for event in message["events"]:
+            await self.send_json({"type": "event", **event})

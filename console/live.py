@@ -9,7 +9,10 @@ shown before it is real.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
 
 from asgiref.sync import async_to_sync
@@ -84,8 +87,53 @@ def _send_now(kind: str, key: str, payload: dict) -> None:
         log.warning("live push failed (%s); event %s kept for catch-up", type(exc).__name__, ev.id)
 
 
+def _send_many(items: list[tuple[str, str, dict]]) -> None:
+    """Log several changes with one INSERT and push them as one channel-layer message."""
+    rows = LiveEvent.objects.bulk_create([LiveEvent(kind=k, key=str(key)[:64], payload=p) for k, key, p in items])
+    if rows[0].id // PRUNE_EVERY != rows[-1].id // PRUNE_EVERY:
+        prune()
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(GROUP, {"type": "live.batch", "events": [message(ev) for ev in rows]})
+    except (OSError, *_LAYER_ERRORS) as exc:
+        log.warning(
+            "live push failed (%s); events %s-%s kept for catch-up", type(exc).__name__, rows[0].id, rows[-1].id
+        )
+
+
+_batch = threading.local()
+
+
+@contextlib.contextmanager
+def batched() -> Iterator[None]:
+    """Publishes inside the block are logged and pushed together when it ends without an error.
+
+    The worker's relay wraps each batch of deliveries in it (registered in apps.py), after the
+    batch's transaction: a burst of changes costs one INSERT and one message, and a console's
+    channel is not flooded past the layer's capacity (which drops what does not fit).
+    """
+    if getattr(_batch, "items", None) is not None:  # nested: the outer block pushes
+        yield
+        return
+    _batch.items = []
+    try:
+        yield
+    except BaseException:
+        _batch.items = None  # rolled back: nothing of it is real
+        raise
+    items, _batch.items = _batch.items, None
+    if items:
+        _send_many(items)
+
+
 def publish(kind: str, key: str, payload: dict) -> None:
-    """Log and push one change once the current transaction (if any) commits."""
+    """Log and push one change once the current transaction (if any) commits (or with the batch, in `batched`)."""
+    items = getattr(_batch, "items", None)
+    if items is not None:
+        items.append((kind, key, payload))
+        return
     transaction.on_commit(lambda: _send_now(kind, key, payload))
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,56 +86,70 @@ def send(name: str, key: Any, data: dict | None, inline: Callable[[], None]) -> 
         cur.execute(SEND_SQL, [name, str(key), json.dumps(data or {}), CHANNEL])
 
 
-CLAIM_SQL = "SELECT id, topic, key FROM geoapp_pendingsignal ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
-TAKE_ONE_SQL = "DELETE FROM geoapp_pendingsignal WHERE id = %s RETURNING data"
-TAKE_KEY_SQL = """
+CLAIM_SQL = """
 DELETE FROM geoapp_pendingsignal WHERE id IN (
-  SELECT id FROM geoapp_pendingsignal WHERE topic = %s AND key = %s ORDER BY id FOR UPDATE SKIP LOCKED
-) RETURNING id, data
+  SELECT id FROM geoapp_pendingsignal ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
+) RETURNING id, topic, key, data
 """
+# Context managers entered around each batch (outside its transaction): a receiver app can gather
+# what the batch's deliveries produce and act once after the commit (the console pushes a burst
+# of live events as one message). Registered by the apps in ready().
+BATCH_SCOPES: list[Callable[[], AbstractContextManager]] = []
 
 
 def _json(value: Any) -> dict:
     return json.loads(value) if isinstance(value, str | bytes) else value  # Django loads jsonb as text
 
 
-def deliver_next() -> bool:
-    """Claim the oldest pending change (with its key's siblings when the topic coalesces) and announce it.
-
-    One transaction: the rows are deleted only if the delivery's transaction commits. Returns
-    False when nothing was pending.
-    """
-    with transaction.atomic(), connection.cursor() as cur:
-        cur.execute(CLAIM_SQL)
-        row = cur.fetchone()
-        if row is None:
-            return False
-        pk, name, key = row
+def _deliveries(rows: list[tuple]) -> list[tuple[Topic | None, str, str, list[dict]]]:
+    """Rows in id order -> deliveries; a coalescing topic's rows of one key become one, at its first row."""
+    out: list[tuple[Topic | None, str, str, list[dict]]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for _pk, name, key, data in sorted(rows, key=lambda r: r[0]):
         found = TOPICS.get(name)
         if found is not None and found.coalesce:
-            cur.execute(TAKE_KEY_SQL, [name, key])
-            data = [_json(d) for _, d in sorted(cur.fetchall(), key=lambda r: r[0])]
-        else:
-            cur.execute(TAKE_ONE_SQL, [pk])
-            data = [_json(r[0]) for r in cur.fetchall()]
-        if found is None:
-            log.error("pending change %s: no deliverer for topic %r; dropped", pk, name)
-            return True
-        try:
-            with transaction.atomic():
-                found.deliver(key, data)
-        except (OperationalError, InterfaceError):
-            raise  # the connection is gone: the claim rolls back and the row is delivered later
-        except Exception:  # noqa: BLE001 - a failing deliverer must not block the queue behind it
-            log.exception("announcing %s %s failed; dropped (the sweeps catch up)", name, key)
-    return True
+            if (name, key) in seen:
+                out[seen[name, key]][3].append(_json(data))
+                continue
+            seen[name, key] = len(out)
+        out.append((found, name, key, [_json(data)]))
+    return out
 
 
-def drain(limit: int = 200) -> int:
-    """Deliver pending changes, oldest first, until none is left (or `limit`). Returns how many."""
+def deliver_batch(limit: int = 50) -> int:
+    """Claim up to `limit` pending changes (oldest first, skipping rows another worker holds) and announce them.
+
+    One transaction: the rows are deleted only if it commits, so a lost connection leaves them
+    for the next run. Each delivery runs in a savepoint of its own. Returns how many rows it took.
+    """
+    with ExitStack() as scopes:
+        for scope in BATCH_SCOPES:
+            scopes.enter_context(scope())
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(CLAIM_SQL, [limit])
+            rows = cur.fetchall()
+            for found, name, key, data in _deliveries(rows):
+                if found is None:
+                    log.error("pending %s %s: no deliverer for the topic; dropped", name, key)
+                    continue
+                try:
+                    with transaction.atomic():
+                        found.deliver(key, data)
+                except (OperationalError, InterfaceError):
+                    raise  # the connection is gone: the claim rolls back and the rows are delivered later
+                except Exception:  # noqa: BLE001 - a failing deliverer must not block the queue behind it
+                    log.exception("announcing %s %s failed; dropped (the sweeps catch up)", name, key)
+    return len(rows)
+
+
+def drain(limit: int = 500, batch: int = 50) -> int:
+    """Announce pending changes, oldest first, until none is left (or about `limit`). Returns how many rows."""
     n = 0
-    while n < limit and deliver_next():
-        n += 1
+    while n < limit:
+        took = deliver_batch(min(batch, limit - n))
+        if not took:
+            break
+        n += took
     return n
 
 

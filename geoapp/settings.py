@@ -188,7 +188,9 @@ if os.environ.get("REDIS_URL"):
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [os.environ["REDIS_URL"]]},
+            # redis-py 8 reads with a 5 s socket timeout by default, shorter than channels_redis's
+            # blocking receive: every idle console socket was torn down every 5 s (load test).
+            "CONFIG": {"hosts": [{"address": os.environ["REDIS_URL"], "socket_timeout": None}]},
         }
     }
 else:

@@ -162,7 +162,9 @@ class Proc:
 
 
 def start_server(env: dict[str, str], port: int, name: str = "web") -> Proc:
-    proc = Proc(name, [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "geoapp.asgi:application"], env)
+    # No access log, as deploy/geoapp-web.service: Daphne's would write OsmAnd's ?token= into the log file.
+    argv = [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--access-log", "/dev/null"]
+    proc = Proc(name, [*argv, "geoapp.asgi:application"], env)
     proc.start()
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

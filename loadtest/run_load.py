@@ -140,7 +140,19 @@ def main() -> int:
             until.wait(r.uniform(0.5, 1.5) * args.report_every)
 
     load_stop = threading.Event()
+    backlog: list[int] = []  # changes waiting for the worker's relay, sampled every 2 s
+
+    def watch_relay(until: threading.Event) -> None:
+        from django.db import connection
+
+        from geoapp.models import PendingSignal
+
+        while not until.wait(2):
+            backlog.append(PendingSignal.objects.count())
+        connection.close()
+
     threads = [threading.Thread(target=phones_loop, args=(load_stop,), daemon=True)]
+    threads.append(threading.Thread(target=watch_relay, args=(load_stop,), daemon=True))
     threads += [
         threading.Thread(target=citizen_loop, args=(key, load_stop, i), daemon=True) for i, key in enumerate(citizens)
     ]
@@ -195,6 +207,14 @@ def main() -> int:
     unsent = sum(p._work_queue.qsize() for p in (pool, pool2))
     pool.shutdown(wait=True, cancel_futures=True)
     pool2.shutdown(wait=True, cancel_futures=True)
+    # the worker announces what is still queued (dispatch, consoles): how long it takes shows whether it kept up
+    from geoapp.models import PendingSignal
+
+    queued_at_stop = PendingSignal.objects.count()
+    t_relay = time.monotonic()
+    while PendingSignal.objects.exists() and time.monotonic() - t_relay < 120:
+        time.sleep(0.5)
+    relay_drain_s, relay_left = time.monotonic() - t_relay, PendingSignal.objects.count()
     time.sleep(2)  # the last live events reach the consoles
     stop.set()
     for s in consoles:
@@ -229,6 +249,11 @@ def main() -> int:
     print(
         f"  retries after 503/429/errors: {dict(books.retries) or 0}; requests still queued at the end (not sent,"
         f" so not accepted): {unsent}"
+    )
+    print(
+        f"  worker relay (changes queued for dispatch and the consoles): backlog max {max(backlog, default=0)},"
+        f" p50 {sorted(backlog)[len(backlog) // 2] if backlog else 0} (sampled every 2 s); {queued_at_stop} queued"
+        f" when the load stopped, announced in {relay_drain_s:.1f} s, {relay_left} left"
     )
     missed = [len(published_ids - s.seqs) for s in consoles]
     print(

@@ -165,3 +165,36 @@ def test_the_worker_wakes_on_notify_and_its_command_delivers(worker_mode):
     assert PendingSignal.objects.count() == 0
     assert LiveEvent.objects.filter(kind="position", key=str(sup.pk)).exists()
     assert LiveEvent.objects.filter(kind="presence", key=str(sup.pk)).exists()
+
+
+def test_system_check_warns_when_the_worker_could_not_reach_consoles(settings):
+    from geoapp.apps import check_relay
+
+    settings.GEOAPP_RELAY = "worker"
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    assert [m.id for m in check_relay()] == ["geoapp.W001"]
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {}}}
+    assert check_relay() == []
+    settings.GEOAPP_RELAY = "later"
+    assert [m.id for m in check_relay()] == ["geoapp.E001"]
+
+
+def test_a_burst_reaches_the_consoles_as_one_message_of_ordered_events(refdata, city, worker_mode, settings):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from console import live
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(live.GROUP, channel)
+    here = interior(city, CIPONDOH)
+    sups = [supervisor_at(offset(here, east_m=40 * i)) for i in range(5)]
+    assert relay.drain() == 10  # five positions and five presence changes, one batch
+    got = async_to_sync(layer.receive)(channel)
+    assert got["type"] == "live.batch"
+    seqs = [e["seq"] for e in got["events"]]
+    assert seqs == sorted(seqs) and len(seqs) == 10
+    assert {e["key"] for e in got["events"]} == {str(s.pk) for s in sups}
+    assert list(LiveEvent.objects.order_by("id").values_list("id", flat=True)) == seqs
