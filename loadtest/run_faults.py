@@ -284,7 +284,9 @@ def scenario_redis(db_url: str, phone: c.Phone, operator_key: str, citizen_key: 
     sock.connected.wait(15)
     before = sock.events
     c.file_report(c.SessionClient(base, citizen_key), books, "report", time.monotonic() + 30, rng, MARKER)
-    time.sleep(1)
+    waited = time.monotonic()
+    while sock.events == before and time.monotonic() - waited < 20:  # the worker announces it once it is up
+        time.sleep(0.2)
     got_before = sock.events - before
     redis.kill()
     redis.wait()
