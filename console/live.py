@@ -154,11 +154,14 @@ def on_report_changed(sender, report, event=None, created: bool = False, **kwarg
     publish("report", fresh.public_id, payload)
 
 
-def on_position_updated(sender, supervisor_id: int, position=None, **kwargs) -> None:
+def on_position_updated(sender, supervisor_id: int, position=None, supervisor=None, **kwargs) -> None:
     from tracking.models import LatestPosition, Supervisor
 
     from .features import supervisor_feature
 
+    if supervisor is not None and position is not None:  # the worker read both just now
+        publish("position", str(supervisor_id), supervisor_feature(supervisor, position))
+        return
     sup = Supervisor.objects.select_related("opd").filter(pk=supervisor_id).first()
     if sup is None:
         return

@@ -61,23 +61,29 @@ def on_report_routed(sender, report: Report, **kwargs) -> None:
         log.warning("dispatch of report %s on routing failed (the sweep retries): %s", report.pk, exc)
 
 
-def _waiting_here(supervisor_id: int) -> tuple[int, str] | None:
-    sup = Supervisor.objects.filter(pk=supervisor_id).select_related("latest_position").first()
-    if sup is None or not hasattr(sup, "latest_position"):
-        return None
-    kec = sup.latest_position.kecamatan_code
+def _waiting_here(supervisor_id: int, opd_id: int | None = None, kec: str | None = None) -> tuple[int, str] | None:
+    """(OPD, kecamatan) when reports of the supervisor's OPD wait in the kecamatan they are in."""
+    if opd_id is None or kec is None:
+        sup = Supervisor.objects.filter(pk=supervisor_id).select_related("latest_position").first()
+        if sup is None or not hasattr(sup, "latest_position"):
+            return None
+        opd_id, kec = sup.opd_id, sup.latest_position.kecamatan_code
     if not kec:
         return None
-    waiting = Report.objects.filter(status=Status.AWAITING_SUPERVISOR, opd_id=sup.opd_id, kecamatan__code=kec)
-    return (sup.opd_id, kec) if waiting.exists() else None
+    waiting = Report.objects.filter(status=Status.AWAITING_SUPERVISOR, opd_id=opd_id, kecamatan__code=kec)
+    return (opd_id, kec) if waiting.exists() else None
 
 
-def on_position_updated(sender, supervisor_id: int, position, **kwargs) -> None:
+def on_position_updated(sender, supervisor_id: int, position, supervisor=None, **kwargs) -> None:
     from . import orders  # noqa: PLC0415
 
     try:
         orders.detect_on_site(supervisor_id, position.point)
-        if Supervisor.objects.filter(pk=supervisor_id, presence_state="on_duty").exists():
+        if supervisor is not None:  # the worker read it with the position just now
+            if supervisor.presence_state == "on_duty":
+                if found := _waiting_here(supervisor_id, supervisor.opd_id, position.kecamatan_code or ""):
+                    try_awaiting(found[0], found[1], trigger="on_duty")
+        elif Supervisor.objects.filter(pk=supervisor_id, presence_state="on_duty").exists():
             if found := _waiting_here(supervisor_id):
                 try_awaiting(found[0], found[1], trigger="on_duty")
     except (DomainError, DatabaseError) as exc:

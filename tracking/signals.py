@@ -1,7 +1,8 @@
 """Signals other apps hook into (dispatch, the live console). Both are sent after commit.
 
 position_updated: a supervisor's latest position moved forward.
-    kwargs: supervisor_id (int), position (LatestPosition), previous_time (datetime | None)
+    kwargs: supervisor_id (int), position (LatestPosition), previous_time (datetime | None), and
+    from the worker supervisor (Supervisor with its OPD, read with the position)
 presence_changed: a supervisor's presence changed (by a ping or by time passing).
     kwargs: supervisor_id (int), old (str), new (str), presence (presence.Presence, or None when
     the worker relays it: the stored state is then read from the Supervisor row)
@@ -29,7 +30,7 @@ def _deliver_position(key: str, data: list[dict]) -> None:
     """Once for every position change of one supervisor pending at this moment: the newest stands."""
     from .models import LatestPosition  # noqa: PLC0415
 
-    position = LatestPosition.objects.filter(pk=int(key)).first()
+    position = LatestPosition.objects.select_related("supervisor__opd").filter(pk=int(key)).first()
     if position is None:
         return
     previous = data[0].get("previous_time") if data else None
@@ -39,6 +40,7 @@ def _deliver_position(key: str, data: list[dict]) -> None:
         supervisor_id=int(key),
         position=position,
         previous_time=datetime.fromisoformat(previous) if previous else None,
+        supervisor=position.supervisor,  # read just now, with its OPD: receivers need not read it again
     )
 
 

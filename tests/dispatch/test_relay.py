@@ -198,3 +198,25 @@ def test_a_burst_reaches_the_consoles_as_one_message_of_ordered_events(refdata, 
     assert seqs == sorted(seqs) and len(seqs) == 10
     assert {e["key"] for e in got["events"]} == {str(s.pk) for s in sups}
     assert list(LiveEvent.objects.order_by("id").values_list("id", flat=True)) == seqs
+
+
+def test_on_site_from_a_ping_is_detected_by_the_worker(refdata, city, worker_mode):
+    from dispatch import orders
+    from tests.dispatch.conftest import TANGERANG, border_pair
+
+    def inside(depth_m):
+        return border_pair(city, CIPONDOH, TANGERANG, depth_m=depth_m)[1]
+
+    first = supervisor_at(inside(400))
+    report = report_at(inside(300))
+    relay.drain()
+    order = Order.objects.get(report=report)  # dispatched by the worker
+    assert order.supervisor_id == first.pk
+    orders.acknowledge(order.pk, first)
+    ping(first, inside(330), at=timezone.now() + timedelta(seconds=30))  # ~30 m from the report
+    order.refresh_from_db()
+    assert order.state == "acknowledged"  # the request only stored the ping
+    relay.drain()
+    order.refresh_from_db()
+    assert order.state == "on_site"
+    assert order.steps.get(kind="on_site").actor == "ping"
