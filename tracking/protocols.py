@@ -286,7 +286,65 @@ def _time_us(value: Any) -> int:
     return to_us(parse_time(value))
 
 
+_ISO_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]  # in "YYYY-MM-DDTHH:MM:SS"
+_ISO_MARKS = {4: ord("-"), 7: ord("-"), 10: ord("T"), 13: ord(":"), 16: ord(":")}
+_ISO_SAFE_US = (to_us(datetime(1, 1, 2, tzinfo=UTC)), to_us(datetime(9999, 12, 30, tzinfo=UTC)))
+
+
+def _iso_times_us(values: list[Any]) -> np.ndarray | None:
+    """A phone's batch of ISO 8601 times in one numpy conversion, or None to read them one by one.
+
+    Only for the shape phones send: every value a string of the same length,
+    "YYYY-MM-DDTHH:MM:SS", optional 1-6 fraction digits, and the same suffix on every value
+    ("Z", "+HH:MM"/"-HH:MM" or none = UTC). numpy refuses out-of-range fields (month 13,
+    February 30, hour 24) as `datetime.fromisoformat` does; then the batch goes value by value
+    and the bad ones are named. ~0.1 ms instead of ~1.5 ms per 1000.
+    """
+    n = len(values)
+    if not n or type(values[0]) is not str or set(map(type, values)) != {str}:
+        return None
+    first = values[0]
+    width = len(first)
+    if width < 19 or set(map(len, values)) != {width}:
+        return None
+    if first[-1] == "Z":
+        core, offset_us = width - 1, 0
+    elif width >= 25 and first[-6] in "+-" and first[-3] == ":" and (first[-5:-3] + first[-2:]).isdigit():
+        hours, minutes = int(first[-5:-3]), int(first[-2:])
+        if hours > 23 or minutes > 59:
+            return None
+        core = width - 6
+        offset_us = (1 if first[-6] == "+" else -1) * (hours * 3600 + minutes * 60) * 1_000_000
+    else:
+        core, offset_us = width, 0
+    if core != 19 and not 21 <= core <= 26:  # fraction: 1-6 digits
+        return None
+    try:
+        raw = np.array(values, dtype=f"S{width}")
+    except UnicodeEncodeError:
+        return None
+    chars = raw.view(np.uint8).reshape(n, width)
+    digits = [*_ISO_DIGITS, *range(20, core)]
+    if (
+        ((chars[:, digits] - ord("0")) > 9).any()  # uint8: below "0" wraps around
+        or (chars[:, list(_ISO_MARKS)] != np.array(list(_ISO_MARKS.values()), dtype=np.uint8)).any()
+        or (core > 19 and (chars[:, 19] != ord(".")).any())
+        or (chars[:, core:] != chars[0, core:]).any()
+    ):
+        return None
+    try:
+        us = raw.astype(f"S{core}").astype("datetime64[us]").astype(np.int64) - offset_us
+    except ValueError:
+        return None
+    if us.min() < _ISO_SAFE_US[0] or us.max() > _ISO_SAFE_US[1]:  # year 1 or 9999: to datetime's limits
+        return None
+    return us
+
+
 def _times(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    fast = _iso_times_us(values)
+    if fast is not None:
+        return fast, np.zeros(len(values), dtype=bool)
     out = [0] * len(values)
     bad = np.zeros(len(values), dtype=bool)
     for i, value in enumerate(values):
