@@ -36,6 +36,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import chain
+from operator import ne
 
 import numpy as np
 import psycopg
@@ -450,12 +451,90 @@ def _count_drops(device: Device, day: date, reasons: Counter) -> None:
 
 
 # --- latest position and events ----------------------------------------------------------------------
+@dataclass
+class Track:
+    """The latest position's state that each next fix is compared with (times in µs)."""
+
+    had: bool = False  # a position exists before this fix
+    t: int = 0
+    kec: str = ""
+    gf: tuple[int, ...] = ()
+    inside: bool = False
+    out_since: int | None = None
+    out_count: int = 0
+    confirmed: bool = False
+
+
+Transition = tuple[int, str, dict]  # (position in the walked fixes, event kind, event fields)
+
+
+def walk(
+    track: Track,
+    times: list[int],
+    kecs: list[str],
+    gfs: list[tuple[int, ...]],
+    inside: np.ndarray,
+    window_us: int,
+    exit_pings: int,
+    exit_dwell_us: int,
+) -> tuple[Track, list[Transition]]:
+    """Move `track` through fixes in time order: the kecamatan/geofence transitions and the state after.
+
+    Equivalent to stepping fix by fix, without visiting most fixes (a phone mostly stays where
+    it is): events only come where the kecamatan or the geofence set differs from the fix
+    before, found by one C-level comparison of neighbours; the exit hysteresis (outside_since,
+    outside_count, area_confirmed_out) is reset by every fix inside the area, so only the run
+    of fixes outside after the last one inside is stepped through.
+    """
+    n = len(times)
+    kec_seq = [track.kec, *kecs]
+    gf_seq = [track.gf, *gfs]
+    moved = np.fromiter(map(ne, kec_seq[1:], kec_seq[:-1]), dtype=bool, count=n)
+    moved |= np.fromiter(map(ne, gf_seq[1:], gf_seq[:-1]), dtype=bool, count=n)
+    transitions: list[Transition] = []
+    for j in np.flatnonzero(moved).tolist():
+        prev_kec, kec = kec_seq[j], kec_seq[j + 1]
+        if kec != prev_kec:
+            if prev_kec:
+                transitions.append((j, EventKind.LEAVE_KECAMATAN, {"kecamatan_code": prev_kec}))
+            if kec:
+                transitions.append((j, EventKind.ENTER_KECAMATAN, {"kecamatan_code": kec}))
+        prev_gf, gf = gf_seq[j], gf_seq[j + 1]
+        if gf != prev_gf:
+            for gid in sorted(set(prev_gf) - set(gf)):
+                transitions.append((j, EventKind.LEAVE_GEOFENCE, {"geofence_id": gid}))
+            for gid in sorted(set(gf) - set(prev_gf)):
+                transitions.append((j, EventKind.ENTER_GEOFENCE, {"geofence_id": gid}))
+    ins = np.flatnonzero(inside)
+    last_in = int(ins[-1]) if len(ins) else -1
+    if last_in >= 0:
+        had, prev_t, prev_in, out_since, out_count, confirmed = True, times[last_in], True, None, 0, False
+    else:
+        had, prev_t, prev_in = track.had, track.t, track.inside
+        out_since, out_count, confirmed = track.out_since, track.out_count, track.confirmed
+    for tt in times[last_in + 1 :]:
+        fresh = had and tt - prev_t <= window_us
+        continuing = fresh and not prev_in and out_since is not None
+        if continuing:
+            out_count += 1
+        else:
+            out_since, out_count = tt, 1
+        # Hysteresis only on a live track that was inside: a first fix, or one after a
+        # silence, has nothing to smooth against and counts at once.
+        confirmed = (
+            not fresh or (continuing and confirmed) or out_count >= exit_pings or tt - out_since >= exit_dwell_us
+        )
+        had, prev_t, prev_in = True, tt, False
+    final = Track(True, times[-1], kec_seq[-1], gf_seq[-1], last_in == n - 1, out_since, out_count, confirmed)
+    return final, transitions
+
+
 def _advance_latest(
     locked: _Locked, device: Device, new: FixBatch, enriched: Enriched, received_at: datetime
 ) -> LatestPosition | None:
     """Move the latest position forward through the newly stored fixes, in time order, with events.
 
-    One pass over plain lists; model objects only for the events and the final row, written
+    `walk` over plain lists; model objects only for the events and the final row, written
     with one UPDATE (or INSERT) and one bulk insert. Returns the position (None before any).
     """
     lp = locked.latest
@@ -472,51 +551,43 @@ def _advance_latest(
             LatestPosition.objects.filter(pk=sid).update(last_mock_at=lp.last_mock_at)
         return lp
     previous_time = lp.device_time if lp is not None else None
-    window_us = ts.presence_window_s() * 1_000_000
-    exit_pings, exit_dwell_us = ts.area_exit_pings(), ts.area_exit_dwell_s() * 1_000_000
-    had = lp is not None
-    prev_t = to_us(lp.device_time) if had else 0
-    prev_kec = (lp.kecamatan_code or "") if had else ""
-    prev_gf = tuple(sorted(lp.geofence_ids or [])) if had else ()
-    prev_in = lp.in_area if had else False
-    out_since = to_us(lp.outside_since) if had and lp.outside_since else None
-    out_count = lp.outside_count if had else 0
-    confirmed = lp.area_confirmed_out if had else False
+    track = Track()
+    if lp is not None:
+        track = Track(
+            had=True,
+            t=to_us(lp.device_time),
+            kec=lp.kecamatan_code or "",
+            gf=tuple(sorted(lp.geofence_ids or [])),
+            inside=lp.in_area,
+            out_since=to_us(lp.outside_since) if lp.outside_since else None,
+            out_count=lp.outside_count,
+            confirmed=lp.area_confirmed_out,
+        )
+    idx = real.tolist()
+    codes, fences = enriched.kecamatan_codes, enriched.geofence_ids
+    if len(idx) == len(codes):  # every stored fix moves the position (the usual fresh upload)
+        kecs = [k or "" for k in codes]
+        gfs = list(map(tuple, fences))
+        inside = np.asarray(enriched.in_area, dtype=bool)
+    else:
+        kecs = [codes[i] or "" for i in idx]
+        gfs = [tuple(fences[i]) for i in idx]
+        inside = np.asarray(enriched.in_area, dtype=bool)[real]
+    final, transitions = walk(
+        track,
+        t[real].tolist(),
+        kecs,
+        gfs,
+        inside,
+        window_us=ts.presence_window_s() * 1_000_000,
+        exit_pings=ts.area_exit_pings(),
+        exit_dwell_us=ts.area_exit_dwell_s() * 1_000_000,
+    )
     events: list[TrackingEvent] = []
-
-    def event(i: int, kind: str, **extra) -> TrackingEvent:
+    for j, kind, extra in transitions:
+        i = idx[j]
         point = Point(float(new.lon[i]), float(new.lat[i]), srid=4326)
-        return TrackingEvent(supervisor_id=sid, kind=kind, time=from_us(t[i]), point=point, **extra)
-
-    for i, tt in zip(real.tolist(), t[real].tolist(), strict=True):
-        fresh = had and tt - prev_t <= window_us
-        kec = enriched.kecamatan_codes[i] or ""
-        if kec != prev_kec:
-            if prev_kec:
-                events.append(event(i, EventKind.LEAVE_KECAMATAN, kecamatan_code=prev_kec))
-            if kec:
-                events.append(event(i, EventKind.ENTER_KECAMATAN, kecamatan_code=kec))
-        gf = tuple(enriched.geofence_ids[i])
-        if gf != prev_gf:
-            for gid in sorted(set(prev_gf) - set(gf)):
-                events.append(event(i, EventKind.LEAVE_GEOFENCE, geofence_id=gid))
-            for gid in sorted(set(gf) - set(prev_gf)):
-                events.append(event(i, EventKind.ENTER_GEOFENCE, geofence_id=gid))
-        inside = enriched.in_area[i]
-        if inside:
-            out_since, out_count, confirmed = None, 0, False
-        else:
-            continuing = fresh and not prev_in and out_since is not None
-            if continuing:
-                out_count += 1
-            else:
-                out_since, out_count = tt, 1
-            # Hysteresis only on a live track that was inside: a first fix, or one after a
-            # silence, has nothing to smooth against and counts at once.
-            confirmed = (
-                not fresh or (continuing and confirmed) or out_count >= exit_pings or tt - out_since >= exit_dwell_us
-            )
-        had, prev_t, prev_kec, prev_gf, prev_in = True, tt, kec, gf, inside
+        events.append(TrackingEvent(supervisor_id=sid, kind=kind, time=from_us(t[i]), point=point, **extra))
     last = int(real[-1])
     if lp is None:
         lp = LatestPosition(supervisor_id=sid, last_mock_at=from_us(newest_mock) if newest_mock is not None else None)
@@ -529,12 +600,12 @@ def _advance_latest(
         for v in (new.accuracy[last], new.speed[last], new.heading[last], new.battery[last])
     )
     lp.mock = False
-    lp.kecamatan_code = prev_kec
-    lp.geofence_ids = list(prev_gf)
-    lp.in_area = prev_in
-    lp.outside_since = from_us(out_since) if out_since is not None else None
-    lp.outside_count = out_count
-    lp.area_confirmed_out = confirmed
+    lp.kecamatan_code = final.kec
+    lp.geofence_ids = list(final.gf)
+    lp.in_area = final.inside
+    lp.outside_since = from_us(final.out_since) if final.out_since is not None else None
+    lp.outside_count = final.out_count
+    lp.area_confirmed_out = final.confirmed
     if previous_time is None:
         lp.save(force_insert=True)
     else:
