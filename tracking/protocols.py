@@ -20,7 +20,8 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from operator import itemgetter
+from itertools import repeat
+from operator import eq, itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -399,7 +400,7 @@ def _fields(rows: list[dict]) -> dict[str, list[Any]]:
     reads them all; otherwise one .get per field and ping.
     """
     keys = rows[0].keys() if rows else {}
-    if rows and all(p.keys() == keys for p in rows):
+    if rows and all(map(eq, repeat(keys), map(dict.keys, rows))):
         time_key = "time" if "time" in keys else "timestamp"
         present = [k for k in (time_key, *NATIVE_FIELDS) if k in keys]
         if len(present) > 1:
@@ -416,8 +417,11 @@ def _fields(rows: list[dict]) -> dict[str, list[Any]]:
 
 def _native_columns(pings: list[Any]) -> FixBatch:
     n = len(pings)
-    is_obj = np.fromiter((type(p) is dict for p in pings), dtype=bool, count=n)
-    rows = pings if is_obj.all() else [p if type(p) is dict else {} for p in pings]
+    if set(map(type, pings)) == {dict}:
+        is_obj, rows = np.ones(n, dtype=bool), pings
+    else:
+        is_obj = np.fromiter((type(p) is dict for p in pings), dtype=bool, count=n)
+        rows = [p if type(p) is dict else {} for p in pings]
     raw = _fields(rows)
     time_us, bad = _times(raw["time"])
     bad |= ~is_obj
