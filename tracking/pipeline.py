@@ -359,8 +359,17 @@ def _int4_array_field(ids: tuple[int, ...]) -> bytes:
     return _int4_array_cache[ids]
 
 
+MAX_RUNS = 32  # past this many runs of rows with equal variable fields, joining row by row is cheaper
+
+
 def _copy_payload(
-    device: Device, supervisor_id: int, fixes: FixBatch, enriched: Enriched, source: str, received_at: datetime
+    device: Device,
+    supervisor_id: int,
+    fixes: FixBatch,
+    enriched: Enriched,
+    source: str,
+    received_at: datetime,
+    max_runs: int = MAX_RUNS,
 ) -> tuple[str, bytes]:
     """(column list, binary COPY stream) for the new fixes."""
     n = len(fixes)
@@ -392,7 +401,59 @@ def _copy_payload(
     rec["ewkb_order"], rec["ewkb_type"], rec["ewkb_srid"] = EWKB_POINT_4326
     rec["x"], rec["y"] = fixes.lon, fixes.lat
     rec["source_len"], rec["source"] = len(src), src
-    width = rec.dtype.itemsize
+    null = np.isnan(np.column_stack([getattr(fixes, c) for c in sparse])) if sparse else np.zeros((n, 0), bool)
+    starts = _runs(enriched, null)
+    if len(starts) <= max_runs:
+        stream = _stream_by_runs(rec, fixes, enriched, sparse, null, starts)
+    else:
+        stream = _stream_by_rows(rec, fixes, enriched, sparse)
+    columns = ", ".join(
+        ["device_id", "supervisor_id", "device_time", "received_at", "mock", "in_area", *dense, "point", "source",
+         "kecamatan_code", "geofence_ids", *sparse]
+    )  # fmt: skip
+    return columns, COPY_SIGNATURE + stream + COPY_TRAILER
+
+
+def _runs(enriched: Enriched, null: np.ndarray) -> list[int]:
+    """Where each run of consecutive rows with the same variable fields starts (kecamatan code,
+    geofences, which optional values are unknown): within a run every row has the same layout."""
+    codes, fences = enriched.kecamatan_codes, enriched.geofence_ids
+    n = len(codes)
+    change = np.ones(n, dtype=bool)
+    if n > 1:
+        change[1:] = np.fromiter(map(ne, codes[1:], codes[:-1]), dtype=bool, count=n - 1)
+        change[1:] |= np.fromiter(map(ne, fences[1:], fences[:-1]), dtype=bool, count=n - 1)
+        change[1:] |= (null[1:] != null[:-1]).any(axis=1)
+    return np.flatnonzero(change).tolist()
+
+
+def _stream_by_runs(
+    rec: np.ndarray, fixes: FixBatch, enriched: Enriched, sparse: list[str], null: np.ndarray, starts: list[int]
+) -> bytes:
+    """The rows, one numpy record array per run: the fixed part, then the run's kecamatan and
+    geofence fields as one constant value, then the optional values (NULL or a float8)."""
+    heads = rec.view(np.dtype((np.void, rec.dtype.itemsize)))
+    parts = []
+    for a, b in zip(starts, [*starts[1:], len(rec)], strict=True):
+        tail = _text_field(enriched.kecamatan_codes[a]) + _int4_array_field(tuple(enriched.geofence_ids[a]))
+        fields = [("head", heads.dtype), ("tail", f"V{len(tail)}")]
+        for k, c in enumerate(sparse):
+            fields += [(f"{c}_null", ">i4")] if null[a, k] else [(f"{c}_len", ">i4"), (c, ">f8")]
+        run = np.empty(b - a, dtype=np.dtype(fields))
+        run["head"] = heads[a:b]
+        run["tail"] = np.void(tail)
+        for k, c in enumerate(sparse):
+            if null[a, k]:
+                run[f"{c}_null"] = -1  # NULL's length
+            else:
+                run[f"{c}_len"], run[c] = 8, getattr(fixes, c)[a:b]
+        parts.append(run.tobytes())
+    return b"".join(parts)
+
+
+def _stream_by_rows(rec: np.ndarray, fixes: FixBatch, enriched: Enriched, sparse: list[str]) -> bytes:
+    """The rows joined one by one: for batches whose variable fields change all the time."""
+    n, width = len(rec), rec.dtype.itemsize
     raw = rec.tobytes()
     tails = [
         [_text_field(k) for k in enriched.kecamatan_codes],
@@ -405,12 +466,7 @@ def _copy_payload(
         packed_raw = packed.tobytes()
         tails.append([NULL if v != v else packed_raw[12 * i : 12 * i + 12] for i, v in enumerate(values.tolist())])
     heads = [raw[i * width : (i + 1) * width] for i in range(n)]
-    stream = b"".join(chain.from_iterable(zip(heads, *tails, strict=True)))
-    columns = ", ".join(
-        ["device_id", "supervisor_id", "device_time", "received_at", "mock", "in_area", *dense, "point", "source",
-         "kecamatan_code", "geofence_ids", *sparse]
-    )  # fmt: skip
-    return columns, COPY_SIGNATURE + stream + COPY_TRAILER
+    return b"".join(chain.from_iterable(zip(heads, *tails, strict=True)))
 
 
 def _store(columns: str, payload: bytes, staged: bool) -> set[int] | None:

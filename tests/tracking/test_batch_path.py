@@ -298,3 +298,58 @@ def test_a_geofence_deleted_elsewhere_does_not_break_the_batch(city, t0, fresh_g
     r = native(sup, {"pings": pings(t0, 2)})
     assert r.status_code == 200 and r.json()["stored"] == 2
     assert not TrackingEvent.objects.filter(kind="enter_geofence").exists()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_copy_payload_by_runs_equals_row_by_row(seed):
+    """Runs of rows with equal kecamatan/geofences/unknowns are written as record arrays: byte for byte
+    what joining row by row writes, whatever the runs (one, a few, many; unknowns in runs or scattered)."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from tracking.areas import Enriched
+
+    rng = np.random.default_rng(seed)
+    n = [1, 2, 40, 1000, 300, 7][seed]
+    change = [0.5, 0.5, 0.1, 0.005, 0.3, 0.0][seed]
+
+    def runs_of(choices):
+        out, cur = [], choices[0]
+        for _ in range(n):
+            if rng.random() < change:
+                cur = choices[rng.integers(len(choices))]
+            out.append(cur)
+        return out
+
+    def column(kind):
+        values = rng.uniform(-10, 100, n)
+        if kind == "all-unknown":
+            values[:] = np.nan
+        elif kind == "runs":
+            values[np.array(runs_of([True, False]))] = np.nan
+        elif kind == "scattered":
+            values[rng.random(n) < 0.3] = np.nan
+        return values
+
+    kinds = ["known", "all-unknown", "runs", "scattered", "runs"] if seed != 4 else ["known"] * 5
+    fixes = FixBatch(
+        index=np.arange(n, dtype=np.int64),
+        time_us=np.arange(n, dtype=np.int64) * 10_000_000 + 1_741_000_000_000_000,
+        lat=rng.uniform(-6.2, -6.1, n),
+        lon=rng.uniform(106.6, 106.7, n),
+        **{
+            name: column(kind)
+            for name, kind in zip(("accuracy", "speed", "heading", "altitude", "battery"), kinds, strict=True)
+        },
+        mock=rng.random(n) < 0.1,
+    )
+    enriched = Enriched(
+        runs_of([None, "36.71.05", "36.71.01"]),
+        runs_of([(), (3,), (3, 17), (5,)]),
+        (rng.random(n) < 0.8).tolist(),
+    )
+    device = SimpleNamespace(pk=12)
+    at = datetime(2025, 3, 4, 1, 2, 3, 456789, tzinfo=UTC)
+    by_rows = pipeline._copy_payload(device, 7, fixes, enriched, "native", at, max_runs=0)
+    by_runs = pipeline._copy_payload(device, 7, fixes, enriched, "native", at, max_runs=n)
+    assert by_runs == by_rows
