@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
-from operator import eq, itemgetter
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -385,8 +385,9 @@ def _numbers(values: list[Any], name: str, required: bool = False) -> tuple[np.n
 
 
 def _flags(values: list[Any]) -> np.ndarray:
-    if set(map(type, values)) <= {bool, type(None)}:
-        return np.fromiter((v is True for v in values), dtype=bool, count=len(values))
+    kinds = set(map(type, values))
+    if kinds <= {bool, type(None)}:
+        return np.array(values, dtype=bool) if bool in kinds else np.zeros(len(values), dtype=bool)  # None = False
     return np.fromiter((flag(v) for v in values), dtype=bool, count=len(values))
 
 
@@ -396,20 +397,25 @@ NATIVE_FIELDS = ("lat", "lon", *OPTIONAL, "mock")
 def _fields(rows: list[dict]) -> dict[str, list[Any]]:
     """Each field's values as a list (None where missing), "time" falling back to "timestamp".
 
-    A phone's batch has the same keys in every ping: then one C-level itemgetter call per ping
-    reads them all; otherwise one .get per field and ping.
+    A phone's batch has the same fields in every ping: then each field present in the first
+    ping is read from all pings with one C-level map(itemgetter) (a KeyError = not uniform), after
+    checking that no ping has a field the first one lacks; otherwise one .get per field and ping.
     """
-    keys = rows[0].keys() if rows else {}
-    if rows and all(map(eq, repeat(keys), map(dict.keys, rows))):
-        time_key = "time" if "time" in keys else "timestamp"
-        present = [k for k in (time_key, *NATIVE_FIELDS) if k in keys]
-        if len(present) > 1:
-            columns = dict(zip(present, zip(*map(itemgetter(*present), rows), strict=True), strict=True))
-        else:
-            columns = {k: [p[k] for p in rows] for k in present}
-        columns["time"] = columns.pop(time_key, None)
-        none = [None] * len(rows)
-        return {k: list(columns[k]) if columns.get(k) is not None else none for k in ("time", *NATIVE_FIELDS)}
+    if rows:
+        first = rows[0]
+        time_key = "time" if "time" in first else "timestamp"
+        wanted = (time_key, *NATIVE_FIELDS)
+        present = [k for k in wanted if k in first]
+        absent = [k for k in wanted if k not in first] + (["time"] if time_key == "timestamp" else [])
+        if not any(any(map(dict.__contains__, rows, repeat(k))) for k in absent):
+            try:
+                columns = {k: list(map(itemgetter(k), rows)) for k in present}
+            except KeyError:
+                columns = None
+            if columns is not None:
+                columns["time"] = columns.pop(time_key, None)
+                none = [None] * len(rows)
+                return {k: columns.get(k) or none for k in ("time", *NATIVE_FIELDS)}
     out = {"time": [p.get("time", p.get("timestamp")) for p in rows]}
     out.update({k: [p.get(k) for p in rows] for k in NATIVE_FIELDS})
     return out

@@ -166,6 +166,20 @@ def test_uniform_batches_read_by_key_match_the_per_ping_reader(keys):
         np.testing.assert_array_equal(np.sort(getattr(got, name)), np.sort(getattr(want, name)), err_msg=name)
 
 
+@pytest.mark.parametrize(
+    "later",
+    [{"accuracy": 9}, {"mock": True}, {"time": "2025-03-04T02:00:00Z"}, {"foo": 1}, {"timestamp": 1741050000}],
+)
+def test_a_field_only_later_pings_have_is_read(later):
+    samples = [{"timestamp": 1741050000 + i, "lat": -6.18, "lon": 106.6, "extra": i} for i in range(4)]
+    samples[2].update(later)
+    del samples[3]["extra"]
+    got = _native_columns(samples)
+    want = FixBatch.from_items([_native_one(i, p) for i, p in enumerate(samples)])
+    for name in ("index", "time_us", "lat", "lon", "accuracy", "mock"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+
+
 def test_a_conflict_on_the_direct_copy_is_retried_through_on_conflict(city, t0, monkeypatch, caplog):
     sup = make_supervisor()
     assert native(sup, {"pings": pings(t0, 5)}).json()["stored"] == 5
