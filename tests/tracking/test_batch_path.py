@@ -367,3 +367,30 @@ def test_copy_payload_by_runs_equals_row_by_row(seed):
     by_rows = pipeline._copy_payload(device, 7, fixes, enriched, "native", at, max_runs=0)
     by_runs = pipeline._copy_payload(device, 7, fixes, enriched, "native", at, max_runs=n)
     assert by_runs == by_rows
+
+
+def test_the_latest_position_update_writes_every_field_as_save_would(city, t0):
+    from django.contrib.gis.geos import Point
+
+    from tracking.models import LatestPosition
+
+    columns = {f.column for f in LatestPosition._meta.concrete_fields} - {"supervisor_id"}
+    assert all(f"{c} = " in pipeline.LATEST_UPDATE_SQL for c in columns)  # a new field must be written too
+    sup = make_supervisor()
+    assert native(sup, {"pings": pings(t0, 2)}).status_code == 200
+    for fences, accuracy in (([3, 17], None), ([], 4.5)):
+        lp = LatestPosition.objects.get(pk=sup.pk)
+        lp.point = Point(106.61, -6.170001, srid=4326)
+        lp.device_time, lp.received_at = t0 + timedelta(hours=1), t0 + timedelta(hours=2)
+        lp.accuracy, lp.speed, lp.heading, lp.battery, lp.mock = accuracy, 1.5, None, 80.0, False
+        lp.kecamatan_code, lp.geofence_ids, lp.in_area = "", fences, False
+        lp.outside_since, lp.outside_count, lp.area_confirmed_out, lp.last_mock_at = t0, 4, True, t0
+        assert pipeline._update_latest(lp)
+        got = LatestPosition.objects.get(pk=sup.pk)
+        for f in LatestPosition._meta.concrete_fields:
+            if f.name == "point":
+                assert (got.point.coords, got.point.srid) == (lp.point.coords, 4326)
+            else:
+                assert getattr(got, f.attname) == getattr(lp, f.attname), f.name
+    LatestPosition.objects.filter(pk=sup.pk).delete()
+    assert not pipeline._update_latest(lp)
