@@ -61,15 +61,17 @@ class GeofenceIndex:
         rows = list(Geofence.objects.filter(active=True).only("id", "geom"))
         return cls([r.id for r in rows], [shapely.from_wkb(bytes(r.geom.wkb)) for r in rows])
 
-    def locate_many(self, lons: np.ndarray, lats: np.ndarray) -> list[list[int]]:
-        result: list[list[int]] = [[] for _ in range(len(lons))]
+    def locate_many(self, lons: np.ndarray, lats: np.ndarray) -> list[tuple[int, ...]]:
+        """The sorted ids of the geofences covering each point (one shared () for the many in none)."""
+        result: list[tuple[int, ...]] = [()] * len(lons)
         if self.tree is None or not len(lons):
             return result
         pts, geoms = self.tree.query(shapely.points(lons, lats), predicate="covered_by")
-        for p, g in zip(pts, geoms, strict=True):
-            result[int(p)].append(self.ids[int(g)])
-        for r in result:
-            r.sort()
+        hits: dict[int, list[int]] = {}
+        for p, g in zip(pts.tolist(), geoms.tolist(), strict=True):
+            hits.setdefault(p, []).append(self.ids[g])
+        for p, ids in hits.items():
+            result[p] = tuple(sorted(ids))
         return result
 
 
@@ -181,7 +183,7 @@ class AssignedArea:
 @dataclass
 class Enriched:
     kecamatan_codes: list[str | None]
-    geofence_ids: list[list[int]]
+    geofence_ids: list[tuple[int, ...]]  # sorted
     in_area: list[bool]
 
 

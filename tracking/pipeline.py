@@ -36,6 +36,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import chain
+from operator import ne
 
 import numpy as np
 import psycopg
@@ -359,8 +360,17 @@ def _int4_array_field(ids: tuple[int, ...]) -> bytes:
     return _int4_array_cache[ids]
 
 
+MAX_RUNS = 32  # past this many runs of rows with equal variable fields, joining row by row is cheaper
+
+
 def _copy_payload(
-    device: Device, supervisor_id: int, fixes: FixBatch, enriched: Enriched, source: str, received_at: datetime
+    device: Device,
+    supervisor_id: int,
+    fixes: FixBatch,
+    enriched: Enriched,
+    source: str,
+    received_at: datetime,
+    max_runs: int = MAX_RUNS,
 ) -> tuple[str, bytes]:
     """(column list, binary COPY stream) for the new fixes."""
     n = len(fixes)
@@ -392,7 +402,59 @@ def _copy_payload(
     rec["ewkb_order"], rec["ewkb_type"], rec["ewkb_srid"] = EWKB_POINT_4326
     rec["x"], rec["y"] = fixes.lon, fixes.lat
     rec["source_len"], rec["source"] = len(src), src
-    width = rec.dtype.itemsize
+    null = np.isnan(np.column_stack([getattr(fixes, c) for c in sparse])) if sparse else np.zeros((n, 0), bool)
+    starts = _runs(enriched, null)
+    if len(starts) <= max_runs:
+        stream = _stream_by_runs(rec, fixes, enriched, sparse, null, starts)
+    else:
+        stream = _stream_by_rows(rec, fixes, enriched, sparse)
+    columns = ", ".join(
+        ["device_id", "supervisor_id", "device_time", "received_at", "mock", "in_area", *dense, "point", "source",
+         "kecamatan_code", "geofence_ids", *sparse]
+    )  # fmt: skip
+    return columns, COPY_SIGNATURE + stream + COPY_TRAILER
+
+
+def _runs(enriched: Enriched, null: np.ndarray) -> list[int]:
+    """Where each run of consecutive rows with the same variable fields starts (kecamatan code,
+    geofences, which optional values are unknown): within a run every row has the same layout."""
+    codes, fences = enriched.kecamatan_codes, enriched.geofence_ids
+    n = len(codes)
+    change = np.ones(n, dtype=bool)
+    if n > 1:
+        change[1:] = np.fromiter(map(ne, codes[1:], codes[:-1]), dtype=bool, count=n - 1)
+        change[1:] |= np.fromiter(map(ne, fences[1:], fences[:-1]), dtype=bool, count=n - 1)
+        change[1:] |= (null[1:] != null[:-1]).any(axis=1)
+    return np.flatnonzero(change).tolist()
+
+
+def _stream_by_runs(
+    rec: np.ndarray, fixes: FixBatch, enriched: Enriched, sparse: list[str], null: np.ndarray, starts: list[int]
+) -> bytes:
+    """The rows, one numpy record array per run: the fixed part, then the run's kecamatan and
+    geofence fields as one constant value, then the optional values (NULL or a float8)."""
+    heads = rec.view(np.dtype((np.void, rec.dtype.itemsize)))
+    parts = []
+    for a, b in zip(starts, [*starts[1:], len(rec)], strict=True):
+        tail = _text_field(enriched.kecamatan_codes[a]) + _int4_array_field(tuple(enriched.geofence_ids[a]))
+        fields = [("head", heads.dtype), ("tail", f"V{len(tail)}")]
+        for k, c in enumerate(sparse):
+            fields += [(f"{c}_null", ">i4")] if null[a, k] else [(f"{c}_len", ">i4"), (c, ">f8")]
+        run = np.empty(b - a, dtype=np.dtype(fields))
+        run["head"] = heads[a:b]
+        run["tail"] = np.void(tail)
+        for k, c in enumerate(sparse):
+            if null[a, k]:
+                run[f"{c}_null"] = -1  # NULL's length
+            else:
+                run[f"{c}_len"], run[c] = 8, getattr(fixes, c)[a:b]
+        parts.append(run.tobytes())
+    return b"".join(parts)
+
+
+def _stream_by_rows(rec: np.ndarray, fixes: FixBatch, enriched: Enriched, sparse: list[str]) -> bytes:
+    """The rows joined one by one: for batches whose variable fields change all the time."""
+    n, width = len(rec), rec.dtype.itemsize
     raw = rec.tobytes()
     tails = [
         [_text_field(k) for k in enriched.kecamatan_codes],
@@ -405,12 +467,7 @@ def _copy_payload(
         packed_raw = packed.tobytes()
         tails.append([NULL if v != v else packed_raw[12 * i : 12 * i + 12] for i, v in enumerate(values.tolist())])
     heads = [raw[i * width : (i + 1) * width] for i in range(n)]
-    stream = b"".join(chain.from_iterable(zip(heads, *tails, strict=True)))
-    columns = ", ".join(
-        ["device_id", "supervisor_id", "device_time", "received_at", "mock", "in_area", *dense, "point", "source",
-         "kecamatan_code", "geofence_ids", *sparse]
-    )  # fmt: skip
-    return columns, COPY_SIGNATURE + stream + COPY_TRAILER
+    return b"".join(chain.from_iterable(zip(heads, *tails, strict=True)))
 
 
 def _store(columns: str, payload: bytes, staged: bool) -> set[int] | None:
@@ -451,12 +508,126 @@ def _count_drops(device: Device, day: date, reasons: Counter) -> None:
 
 
 # --- latest position and events ----------------------------------------------------------------------
+@dataclass
+class Track:
+    """The latest position's state that each next fix is compared with (times in µs)."""
+
+    had: bool = False  # a position exists before this fix
+    t: int = 0
+    kec: str = ""
+    gf: tuple[int, ...] = ()
+    inside: bool = False
+    out_since: int | None = None
+    out_count: int = 0
+    confirmed: bool = False
+
+
+Transition = tuple[int, str, dict]  # (position in the walked fixes, event kind, event fields)
+
+
+def walk(
+    track: Track,
+    times: list[int],
+    kecs: list[str],
+    gfs: list[tuple[int, ...]],
+    inside: np.ndarray,
+    window_us: int,
+    exit_pings: int,
+    exit_dwell_us: int,
+) -> tuple[Track, list[Transition]]:
+    """Move `track` through fixes in time order: the kecamatan/geofence transitions and the state after.
+
+    Equivalent to stepping fix by fix, without visiting most fixes (a phone mostly stays where
+    it is): events only come where the kecamatan or the geofence set differs from the fix
+    before, found by one C-level comparison of neighbours; the exit hysteresis (outside_since,
+    outside_count, area_confirmed_out) is reset by every fix inside the area, so only the run
+    of fixes outside after the last one inside is stepped through.
+    """
+    n = len(times)
+    kec_seq = [track.kec, *kecs]
+    gf_seq = [track.gf, *gfs]
+    moved = np.fromiter(map(ne, kec_seq[1:], kec_seq[:-1]), dtype=bool, count=n)
+    moved |= np.fromiter(map(ne, gf_seq[1:], gf_seq[:-1]), dtype=bool, count=n)
+    transitions: list[Transition] = []
+    for j in np.flatnonzero(moved).tolist():
+        prev_kec, kec = kec_seq[j], kec_seq[j + 1]
+        if kec != prev_kec:
+            if prev_kec:
+                transitions.append((j, EventKind.LEAVE_KECAMATAN, {"kecamatan_code": prev_kec}))
+            if kec:
+                transitions.append((j, EventKind.ENTER_KECAMATAN, {"kecamatan_code": kec}))
+        prev_gf, gf = gf_seq[j], gf_seq[j + 1]
+        if gf != prev_gf:
+            for gid in sorted(set(prev_gf) - set(gf)):
+                transitions.append((j, EventKind.LEAVE_GEOFENCE, {"geofence_id": gid}))
+            for gid in sorted(set(gf) - set(prev_gf)):
+                transitions.append((j, EventKind.ENTER_GEOFENCE, {"geofence_id": gid}))
+    ins = np.flatnonzero(inside)
+    last_in = int(ins[-1]) if len(ins) else -1
+    if last_in >= 0:
+        had, prev_t, prev_in, out_since, out_count, confirmed = True, times[last_in], True, None, 0, False
+    else:
+        had, prev_t, prev_in = track.had, track.t, track.inside
+        out_since, out_count, confirmed = track.out_since, track.out_count, track.confirmed
+    for tt in times[last_in + 1 :]:
+        fresh = had and tt - prev_t <= window_us
+        continuing = fresh and not prev_in and out_since is not None
+        if continuing:
+            out_count += 1
+        else:
+            out_since, out_count = tt, 1
+        # Hysteresis only on a live track that was inside: a first fix, or one after a
+        # silence, has nothing to smooth against and counts at once.
+        confirmed = (
+            not fresh or (continuing and confirmed) or out_count >= exit_pings or tt - out_since >= exit_dwell_us
+        )
+        had, prev_t, prev_in = True, tt, False
+    final = Track(True, times[-1], kec_seq[-1], gf_seq[-1], last_in == n - 1, out_since, out_count, confirmed)
+    return final, transitions
+
+
+LATEST_UPDATE_SQL = """
+UPDATE tracking_latestposition SET
+    device_id = %(device_id)s, point = ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), 4326), device_time = %(device_time)s,
+    received_at = %(received_at)s, accuracy = %(accuracy)s, speed = %(speed)s, heading = %(heading)s,
+    battery = %(battery)s, mock = %(mock)s, kecamatan_code = %(kecamatan_code)s,
+    geofence_ids = %(geofence_ids)s::int4[], in_area = %(in_area)s, outside_since = %(outside_since)s,
+    outside_count = %(outside_count)s, area_confirmed_out = %(area_confirmed_out)s, last_mock_at = %(last_mock_at)s
+WHERE supervisor_id = %(supervisor_id)s
+"""
+
+
+def _update_latest(lp: LatestPosition) -> bool:
+    """Write every field of the existing row in one UPDATE (what `lp.save()` writes, without the
+    ORM's ~1 ms of field preparation and SQL compiling; the model has no save signals).
+    False when there is no row to update."""
+    with connection.cursor() as cur:
+        cur.execute(
+            LATEST_UPDATE_SQL,
+            {
+                "supervisor_id": lp.supervisor_id,
+                "device_id": lp.device_id,
+                "x": lp.point.x,
+                "y": lp.point.y,
+                **{name: getattr(lp, name) for name in LATEST_WRITTEN},
+                "geofence_ids": list(lp.geofence_ids),
+            },
+        )
+        return cur.rowcount == 1
+
+
+LATEST_WRITTEN = (
+    "device_time", "received_at", "accuracy", "speed", "heading", "battery", "mock", "kecamatan_code", "in_area",
+    "outside_since", "outside_count", "area_confirmed_out", "last_mock_at",
+)  # fmt: skip
+
+
 def _advance_latest(
     locked: _Locked, device: Device, new: FixBatch, enriched: Enriched, received_at: datetime
 ) -> LatestPosition | None:
     """Move the latest position forward through the newly stored fixes, in time order, with events.
 
-    One pass over plain lists; model objects only for the events and the final row, written
+    `walk` over plain lists; model objects only for the events and the final row, written
     with one UPDATE (or INSERT) and one bulk insert. Returns the position (None before any).
     """
     lp = locked.latest
@@ -473,51 +644,43 @@ def _advance_latest(
             LatestPosition.objects.filter(pk=sid).update(last_mock_at=lp.last_mock_at)
         return lp
     previous_time = lp.device_time if lp is not None else None
-    window_us = ts.presence_window_s() * 1_000_000
-    exit_pings, exit_dwell_us = ts.area_exit_pings(), ts.area_exit_dwell_s() * 1_000_000
-    had = lp is not None
-    prev_t = to_us(lp.device_time) if had else 0
-    prev_kec = (lp.kecamatan_code or "") if had else ""
-    prev_gf = tuple(sorted(lp.geofence_ids or [])) if had else ()
-    prev_in = lp.in_area if had else False
-    out_since = to_us(lp.outside_since) if had and lp.outside_since else None
-    out_count = lp.outside_count if had else 0
-    confirmed = lp.area_confirmed_out if had else False
+    track = Track()
+    if lp is not None:
+        track = Track(
+            had=True,
+            t=to_us(lp.device_time),
+            kec=lp.kecamatan_code or "",
+            gf=tuple(sorted(lp.geofence_ids or [])),
+            inside=lp.in_area,
+            out_since=to_us(lp.outside_since) if lp.outside_since else None,
+            out_count=lp.outside_count,
+            confirmed=lp.area_confirmed_out,
+        )
+    idx = real.tolist()
+    codes, fences = enriched.kecamatan_codes, enriched.geofence_ids
+    if len(idx) == len(codes):  # every stored fix moves the position (the usual fresh upload)
+        kecs = [k or "" for k in codes]
+        gfs = list(map(tuple, fences))
+        inside = np.asarray(enriched.in_area, dtype=bool)
+    else:
+        kecs = [codes[i] or "" for i in idx]
+        gfs = [tuple(fences[i]) for i in idx]
+        inside = np.asarray(enriched.in_area, dtype=bool)[real]
+    final, transitions = walk(
+        track,
+        t[real].tolist(),
+        kecs,
+        gfs,
+        inside,
+        window_us=ts.presence_window_s() * 1_000_000,
+        exit_pings=ts.area_exit_pings(),
+        exit_dwell_us=ts.area_exit_dwell_s() * 1_000_000,
+    )
     events: list[TrackingEvent] = []
-
-    def event(i: int, kind: str, **extra) -> TrackingEvent:
+    for j, kind, extra in transitions:
+        i = idx[j]
         point = Point(float(new.lon[i]), float(new.lat[i]), srid=4326)
-        return TrackingEvent(supervisor_id=sid, kind=kind, time=from_us(t[i]), point=point, **extra)
-
-    for i, tt in zip(real.tolist(), t[real].tolist(), strict=True):
-        fresh = had and tt - prev_t <= window_us
-        kec = enriched.kecamatan_codes[i] or ""
-        if kec != prev_kec:
-            if prev_kec:
-                events.append(event(i, EventKind.LEAVE_KECAMATAN, kecamatan_code=prev_kec))
-            if kec:
-                events.append(event(i, EventKind.ENTER_KECAMATAN, kecamatan_code=kec))
-        gf = tuple(enriched.geofence_ids[i])
-        if gf != prev_gf:
-            for gid in sorted(set(prev_gf) - set(gf)):
-                events.append(event(i, EventKind.LEAVE_GEOFENCE, geofence_id=gid))
-            for gid in sorted(set(gf) - set(prev_gf)):
-                events.append(event(i, EventKind.ENTER_GEOFENCE, geofence_id=gid))
-        inside = enriched.in_area[i]
-        if inside:
-            out_since, out_count, confirmed = None, 0, False
-        else:
-            continuing = fresh and not prev_in and out_since is not None
-            if continuing:
-                out_count += 1
-            else:
-                out_since, out_count = tt, 1
-            # Hysteresis only on a live track that was inside: a first fix, or one after a
-            # silence, has nothing to smooth against and counts at once.
-            confirmed = (
-                not fresh or (continuing and confirmed) or out_count >= exit_pings or tt - out_since >= exit_dwell_us
-            )
-        had, prev_t, prev_kec, prev_gf, prev_in = True, tt, kec, gf, inside
+        events.append(TrackingEvent(supervisor_id=sid, kind=kind, time=from_us(t[i]), point=point, **extra))
     last = int(real[-1])
     if lp is None:
         lp = LatestPosition(supervisor_id=sid, last_mock_at=from_us(newest_mock) if newest_mock is not None else None)
@@ -530,16 +693,16 @@ def _advance_latest(
         for v in (new.accuracy[last], new.speed[last], new.heading[last], new.battery[last])
     )
     lp.mock = False
-    lp.kecamatan_code = prev_kec
-    lp.geofence_ids = list(prev_gf)
-    lp.in_area = prev_in
-    lp.outside_since = from_us(out_since) if out_since is not None else None
-    lp.outside_count = out_count
-    lp.area_confirmed_out = confirmed
+    lp.kecamatan_code = final.kec
+    lp.geofence_ids = list(final.gf)
+    lp.in_area = final.inside
+    lp.outside_since = from_us(final.out_since) if final.out_since is not None else None
+    lp.outside_count = final.out_count
+    lp.area_confirmed_out = final.confirmed
     if previous_time is None:
         lp.save(force_insert=True)
-    else:
-        lp.save()
+    elif not _update_latest(lp):
+        lp.save()  # gone meanwhile: Django's save inserts it again, as before
     fences = {e.geofence_id for e in events if e.geofence_id is not None}
     if fences:  # a geofence deleted in another process may linger in this one's index for a while
         alive = set(Geofence.objects.filter(pk__in=fences).values_list("pk", flat=True))

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -286,7 +287,65 @@ def _time_us(value: Any) -> int:
     return to_us(parse_time(value))
 
 
+_ISO_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]  # in "YYYY-MM-DDTHH:MM:SS"
+_ISO_MARKS = {4: ord("-"), 7: ord("-"), 10: ord("T"), 13: ord(":"), 16: ord(":")}
+_ISO_SAFE_US = (to_us(datetime(1, 1, 2, tzinfo=UTC)), to_us(datetime(9999, 12, 30, tzinfo=UTC)))
+
+
+def _iso_times_us(values: list[Any]) -> np.ndarray | None:
+    """A phone's batch of ISO 8601 times in one numpy conversion, or None to read them one by one.
+
+    Only for the shape phones send: every value a string of the same length,
+    "YYYY-MM-DDTHH:MM:SS", optional 1-6 fraction digits, and the same suffix on every value
+    ("Z", "+HH:MM"/"-HH:MM" or none = UTC). numpy refuses out-of-range fields (month 13,
+    February 30, hour 24) as `datetime.fromisoformat` does; then the batch goes value by value
+    and the bad ones are named. ~0.1 ms instead of ~1.5 ms per 1000.
+    """
+    n = len(values)
+    if not n or type(values[0]) is not str or set(map(type, values)) != {str}:
+        return None
+    first = values[0]
+    width = len(first)
+    if width < 19 or set(map(len, values)) != {width}:
+        return None
+    if first[-1] == "Z":
+        core, offset_us = width - 1, 0
+    elif width >= 25 and first[-6] in "+-" and first[-3] == ":" and (first[-5:-3] + first[-2:]).isdigit():
+        hours, minutes = int(first[-5:-3]), int(first[-2:])
+        if hours > 23 or minutes > 59:
+            return None
+        core = width - 6
+        offset_us = (1 if first[-6] == "+" else -1) * (hours * 3600 + minutes * 60) * 1_000_000
+    else:
+        core, offset_us = width, 0
+    if core != 19 and not 21 <= core <= 26:  # fraction: 1-6 digits
+        return None
+    try:
+        raw = np.array(values, dtype=f"S{width}")
+    except UnicodeEncodeError:
+        return None
+    chars = raw.view(np.uint8).reshape(n, width)
+    digits = [*_ISO_DIGITS, *range(20, core)]
+    if (
+        ((chars[:, digits] - ord("0")) > 9).any()  # uint8: below "0" wraps around
+        or (chars[:, list(_ISO_MARKS)] != np.array(list(_ISO_MARKS.values()), dtype=np.uint8)).any()
+        or (core > 19 and (chars[:, 19] != ord(".")).any())
+        or (chars[:, core:] != chars[0, core:]).any()
+    ):
+        return None
+    try:
+        us = raw.astype(f"S{core}").astype("datetime64[us]").astype(np.int64) - offset_us
+    except ValueError:
+        return None
+    if us.min() < _ISO_SAFE_US[0] or us.max() > _ISO_SAFE_US[1]:  # year 1 or 9999: to datetime's limits
+        return None
+    return us
+
+
 def _times(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    fast = _iso_times_us(values)
+    if fast is not None:
+        return fast, np.zeros(len(values), dtype=bool)
     out = [0] * len(values)
     bad = np.zeros(len(values), dtype=bool)
     for i, value in enumerate(values):
@@ -326,8 +385,9 @@ def _numbers(values: list[Any], name: str, required: bool = False) -> tuple[np.n
 
 
 def _flags(values: list[Any]) -> np.ndarray:
-    if set(map(type, values)) <= {bool, type(None)}:
-        return np.fromiter((v is True for v in values), dtype=bool, count=len(values))
+    kinds = set(map(type, values))
+    if kinds <= {bool, type(None)}:
+        return np.array(values, dtype=bool) if bool in kinds else np.zeros(len(values), dtype=bool)  # None = False
     return np.fromiter((flag(v) for v in values), dtype=bool, count=len(values))
 
 
@@ -337,20 +397,25 @@ NATIVE_FIELDS = ("lat", "lon", *OPTIONAL, "mock")
 def _fields(rows: list[dict]) -> dict[str, list[Any]]:
     """Each field's values as a list (None where missing), "time" falling back to "timestamp".
 
-    A phone's batch has the same keys in every ping: then one C-level itemgetter call per ping
-    reads them all; otherwise one .get per field and ping.
+    A phone's batch has the same fields in every ping: then each field present in the first
+    ping is read from all pings with one C-level map(itemgetter) (a KeyError = not uniform), after
+    checking that no ping has a field the first one lacks; otherwise one .get per field and ping.
     """
-    keys = rows[0].keys() if rows else {}
-    if rows and all(p.keys() == keys for p in rows):
-        time_key = "time" if "time" in keys else "timestamp"
-        present = [k for k in (time_key, *NATIVE_FIELDS) if k in keys]
-        if len(present) > 1:
-            columns = dict(zip(present, zip(*map(itemgetter(*present), rows), strict=True), strict=True))
-        else:
-            columns = {k: [p[k] for p in rows] for k in present}
-        columns["time"] = columns.pop(time_key, None)
-        none = [None] * len(rows)
-        return {k: list(columns[k]) if columns.get(k) is not None else none for k in ("time", *NATIVE_FIELDS)}
+    if rows:
+        first = rows[0]
+        time_key = "time" if "time" in first else "timestamp"
+        wanted = (time_key, *NATIVE_FIELDS)
+        present = [k for k in wanted if k in first]
+        absent = [k for k in wanted if k not in first] + (["time"] if time_key == "timestamp" else [])
+        if not any(any(map(dict.__contains__, rows, repeat(k))) for k in absent):
+            try:
+                columns = {k: list(map(itemgetter(k), rows)) for k in present}
+            except KeyError:
+                columns = None
+            if columns is not None:
+                columns["time"] = columns.pop(time_key, None)
+                none = [None] * len(rows)
+                return {k: columns.get(k) or none for k in ("time", *NATIVE_FIELDS)}
     out = {"time": [p.get("time", p.get("timestamp")) for p in rows]}
     out.update({k: [p.get(k) for p in rows] for k in NATIVE_FIELDS})
     return out
@@ -358,8 +423,11 @@ def _fields(rows: list[dict]) -> dict[str, list[Any]]:
 
 def _native_columns(pings: list[Any]) -> FixBatch:
     n = len(pings)
-    is_obj = np.fromiter((type(p) is dict for p in pings), dtype=bool, count=n)
-    rows = pings if is_obj.all() else [p if type(p) is dict else {} for p in pings]
+    if set(map(type, pings)) == {dict}:
+        is_obj, rows = np.ones(n, dtype=bool), pings
+    else:
+        is_obj = np.fromiter((type(p) is dict for p in pings), dtype=bool, count=n)
+        rows = [p if type(p) is dict else {} for p in pings]
     raw = _fields(rows)
     time_us, bad = _times(raw["time"])
     bad |= ~is_obj

@@ -12,7 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError, PermissionDenied
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,6 +21,7 @@ from . import attendance, presence
 from . import settings as ts
 from .access import CanSeeAttendance, CanSeeSupervisors
 from .models import Supervisor
+from .parsers import FastJSONParser
 from .pipeline import REFUSING_REASONS, IngestResult, ingest
 from .protocols import (
     MalformedPing,
@@ -60,7 +61,7 @@ def _answer(result: IngestResult) -> Response:
 class DeviceIngestView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [FastJSONParser, FormParser, MultiPartParser]
 
 
 class NativePings(DeviceIngestView):
@@ -138,7 +139,7 @@ class OsmAndPings(DeviceIngestView):
 class OwnTracksPings(DeviceIngestView):
     """OwnTracks in HTTP mode. Answers 200 with a JSON array once the fix is stored."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [FastJSONParser]
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,

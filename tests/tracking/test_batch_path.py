@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from tests.tracking.conftest import CIPONDOH, make_supervisor
 from tracking import pipeline
 from tracking.models import Device, DropCount, Ping, hash_token
-from tracking.protocols import FixBatch, _native_columns, _native_one
+from tracking.protocols import FixBatch, _native_columns, _native_one, _time_us, _times
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +69,87 @@ def test_column_decoder_answers_like_the_per_ping_reader():
         np.testing.assert_array_equal(getattr(got, name)[order], getattr(want, name), err_msg=name)
 
 
+def reference_times(values):
+    """The value-by-value reader the batch path replaces: microseconds, and which are not times."""
+    out, bad = [], []
+    for v in values:
+        try:
+            out.append(_time_us(v))
+            bad.append(False)
+        except (ValueError, OverflowError):
+            out.append(0)
+            bad.append(True)
+    return out, bad
+
+
+def assert_times_like_reference(values):
+    got, bad = _times(values)
+    want, want_bad = reference_times(values)
+    assert bad.tolist() == want_bad, values[:3]
+    assert [g if not b else 0 for g, b in zip(got.tolist(), want_bad, strict=True)] == want, values[:3]
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        "%Y-%m-%dT%H:%M:%S+00:00",
+        "%Y-%m-%dT%H:%M:%SZ",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S+07:00",
+        "%Y-%m-%dT%H:%M:%S-03:30",
+        "%Y-%m-%dT%H:%M:%S.%f+07:00",
+        "%Y-%m-%dT%H:%M:%S.%fZ",
+        "%Y-%m-%dT%H:%M:%S.%f",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S+0700",
+        "%Y-%m-%dt%H:%M:%Sz",
+    ],
+)
+def test_a_batch_of_iso_times_reads_like_the_per_ping_reader(fmt):
+    from datetime import UTC, datetime
+
+    rng = np.random.default_rng(4)
+    base = datetime(2025, 3, 4, tzinfo=UTC).timestamp()
+    moments = [datetime.fromtimestamp(base + float(s), tz=UTC) for s in rng.uniform(-5e8, 5e8, 300)]
+    values = [m.strftime(fmt) for m in moments]
+    assert_times_like_reference(values)
+    for cut in (1, 3, 5):  # milliseconds and other fraction widths
+        if ".%f" in fmt:
+            assert_times_like_reference([v.replace(v[19 : 27 - cut], v[19 : 27 - cut][: 7 - cut]) for v in values])
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "2025-02-30T08:00:00+00:00",  # no such day
+        "2025-13-04T08:00:00+00:00",
+        "2025-03-04T24:00:00+00:00",
+        "2025-03-04T08:60:00+00:00",
+        "2025-03-04T08:00:60+00:00",
+        "0000-03-04T08:00:00+00:00",
+        "0001-01-01T00:00:00+07:00",  # before datetime's first moment in UTC
+        "9999-12-31T23:59:59-07:00",
+        "2025-03-04T08:00:00+24:00",
+        "2025-03-04T08:00:00+07:60",
+        "2025-03-04T08:00:00+07:01",  # another offset than the batch's
+        "2025-03-04 08:00:00+00:00",
+        "2025-03-04T08:00:0 +00:00",
+        "2025-03-04T08:00:00 00:00",
+        "2025-03-04T08:00:00+00:0\u0660",
+        "2025-03-04T08:00:00+00:\u00e90",
+        "-025-03-04T08:00:00+00:00",
+        "2025-03-04T08:00:00.+00:00",
+        "1741050000000000000000000",
+    ],
+)
+def test_one_odd_time_in_a_batch_is_judged_alone(odd):
+    odd = odd.encode().decode("unicode_escape")
+    values = ["2025-03-04T08:00:00+00:00", odd, "2025-03-04T08:00:10+00:00"]
+    assert_times_like_reference(values)
+    assert_times_like_reference([odd])
+    assert_times_like_reference(values + [1741050000, None])
+
+
 @pytest.mark.parametrize(
     "keys",
     [("time", "lat", "lon", "accuracy", "mock"), ("timestamp", "lat", "lon"), ("time", "timestamp", "lat", "lon")],
@@ -83,6 +164,20 @@ def test_uniform_batches_read_by_key_match_the_per_ping_reader(keys):
     assert got.problems == want.problems == [(1, "lat must be a number, not 'north'")]
     for name in ("index", "time_us", "lat", "lon", "accuracy", "mock"):
         np.testing.assert_array_equal(np.sort(getattr(got, name)), np.sort(getattr(want, name)), err_msg=name)
+
+
+@pytest.mark.parametrize(
+    "later",
+    [{"accuracy": 9}, {"mock": True}, {"time": "2025-03-04T02:00:00Z"}, {"foo": 1}, {"timestamp": 1741050000}],
+)
+def test_a_field_only_later_pings_have_is_read(later):
+    samples = [{"timestamp": 1741050000 + i, "lat": -6.18, "lon": 106.6, "extra": i} for i in range(4)]
+    samples[2].update(later)
+    del samples[3]["extra"]
+    got = _native_columns(samples)
+    want = FixBatch.from_items([_native_one(i, p) for i, p in enumerate(samples)])
+    for name in ("index", "time_us", "lat", "lon", "accuracy", "mock"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
 
 
 def test_a_conflict_on_the_direct_copy_is_retried_through_on_conflict(city, t0, monkeypatch, caplog):
@@ -217,3 +312,85 @@ def test_a_geofence_deleted_elsewhere_does_not_break_the_batch(city, t0, fresh_g
     r = native(sup, {"pings": pings(t0, 2)})
     assert r.status_code == 200 and r.json()["stored"] == 2
     assert not TrackingEvent.objects.filter(kind="enter_geofence").exists()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_copy_payload_by_runs_equals_row_by_row(seed):
+    """Runs of rows with equal kecamatan/geofences/unknowns are written as record arrays: byte for byte
+    what joining row by row writes, whatever the runs (one, a few, many; unknowns in runs or scattered)."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from tracking.areas import Enriched
+
+    rng = np.random.default_rng(seed)
+    n = [1, 2, 40, 1000, 300, 7][seed]
+    change = [0.5, 0.5, 0.1, 0.005, 0.3, 0.0][seed]
+
+    def runs_of(choices):
+        out, cur = [], choices[0]
+        for _ in range(n):
+            if rng.random() < change:
+                cur = choices[rng.integers(len(choices))]
+            out.append(cur)
+        return out
+
+    def column(kind):
+        values = rng.uniform(-10, 100, n)
+        if kind == "all-unknown":
+            values[:] = np.nan
+        elif kind == "runs":
+            values[np.array(runs_of([True, False]))] = np.nan
+        elif kind == "scattered":
+            values[rng.random(n) < 0.3] = np.nan
+        return values
+
+    kinds = ["known", "all-unknown", "runs", "scattered", "runs"] if seed != 4 else ["known"] * 5
+    fixes = FixBatch(
+        index=np.arange(n, dtype=np.int64),
+        time_us=np.arange(n, dtype=np.int64) * 10_000_000 + 1_741_000_000_000_000,
+        lat=rng.uniform(-6.2, -6.1, n),
+        lon=rng.uniform(106.6, 106.7, n),
+        **{
+            name: column(kind)
+            for name, kind in zip(("accuracy", "speed", "heading", "altitude", "battery"), kinds, strict=True)
+        },
+        mock=rng.random(n) < 0.1,
+    )
+    enriched = Enriched(
+        runs_of([None, "36.71.05", "36.71.01"]),
+        runs_of([(), (3,), (3, 17), (5,)]),
+        (rng.random(n) < 0.8).tolist(),
+    )
+    device = SimpleNamespace(pk=12)
+    at = datetime(2025, 3, 4, 1, 2, 3, 456789, tzinfo=UTC)
+    by_rows = pipeline._copy_payload(device, 7, fixes, enriched, "native", at, max_runs=0)
+    by_runs = pipeline._copy_payload(device, 7, fixes, enriched, "native", at, max_runs=n)
+    assert by_runs == by_rows
+
+
+def test_the_latest_position_update_writes_every_field_as_save_would(city, t0):
+    from django.contrib.gis.geos import Point
+
+    from tracking.models import LatestPosition
+
+    columns = {f.column for f in LatestPosition._meta.concrete_fields} - {"supervisor_id"}
+    assert all(f"{c} = " in pipeline.LATEST_UPDATE_SQL for c in columns)  # a new field must be written too
+    sup = make_supervisor()
+    assert native(sup, {"pings": pings(t0, 2)}).status_code == 200
+    for fences, accuracy in (([3, 17], None), ([], 4.5)):
+        lp = LatestPosition.objects.get(pk=sup.pk)
+        lp.point = Point(106.61, -6.170001, srid=4326)
+        lp.device_time, lp.received_at = t0 + timedelta(hours=1), t0 + timedelta(hours=2)
+        lp.accuracy, lp.speed, lp.heading, lp.battery, lp.mock = accuracy, 1.5, None, 80.0, False
+        lp.kecamatan_code, lp.geofence_ids, lp.in_area = "", fences, False
+        lp.outside_since, lp.outside_count, lp.area_confirmed_out, lp.last_mock_at = t0, 4, True, t0
+        assert pipeline._update_latest(lp)
+        got = LatestPosition.objects.get(pk=sup.pk)
+        for f in LatestPosition._meta.concrete_fields:
+            if f.name == "point":
+                assert (got.point.coords, got.point.srid) == (lp.point.coords, 4326)
+            else:
+                assert getattr(got, f.attname) == getattr(lp, f.attname), f.name
+    LatestPosition.objects.filter(pk=sup.pk).delete()
+    assert not pipeline._update_latest(lp)
