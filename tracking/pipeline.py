@@ -15,7 +15,8 @@ statements whatever its size:
   1. lock: one statement locks the device and supervisor rows (so two uploads of one phone or
      supervisor queue up), stamps `last_seen_at` and reads everything the batch needs: the
      device's current token and revocation (the authoritative check behind the auth cache),
-     the assigned area, the latest position and the shifts;
+     the assigned area and the shifts; then the latest position, in a statement of its own (one
+     that waited for the lock would see it as it was before the upload it waited for);
   2. history around the batch: the previous stored fix (speed filter) and which of the batch's
      times are already stored (duplicates), in one UNION ALL on the primary key;
   3. one binary COPY straight into the partitioned history, its payload built with numpy. Under
@@ -204,14 +205,18 @@ SELECT s.id, s.active, s.presence_state, s.kecamatan_codes, d.token_hash, d.revo
        (SELECT coalesce(json_agg(json_build_array(weekday, start, "end")), '[]')
           FROM tracking_shift WHERE supervisor_id = s.id),
        (SELECT coalesce(json_agg(json_build_array(date, off, start, "end")), '[]')
-          FROM tracking_shiftoverride WHERE supervisor_id = s.id AND date BETWEEN %(first)s AND %(last)s),
-       lp.supervisor_id, lp.device_id, ST_X(lp.point), ST_Y(lp.point), lp.device_time, lp.received_at,
-       lp.accuracy, lp.speed, lp.heading, lp.battery, lp.mock, lp.kecamatan_code, lp.geofence_ids, lp.in_area,
-       lp.outside_since, lp.outside_count, lp.area_confirmed_out, lp.last_mock_at
+          FROM tracking_shiftoverride WHERE supervisor_id = s.id AND date BETWEEN %(first)s AND %(last)s)
 FROM d
 JOIN tracking_supervisor s ON s.id = d.supervisor_id
-LEFT JOIN tracking_latestposition lp ON lp.supervisor_id = s.id
 FOR UPDATE OF s
+"""
+# Read in a statement of its own, after the lock: a statement that waited for the lock sees the
+# rows it did not lock as they were before it waited, so a latest position read in LOCK_SQL
+# could miss the one the upload we waited for had just written (and walk it backwards).
+LATEST_SQL = """
+SELECT device_id, ST_X(point), ST_Y(point), device_time, received_at, accuracy, speed, heading, battery, mock,
+       kecamatan_code, geofence_ids, in_area, outside_since, outside_count, area_confirmed_out, last_mock_at
+FROM tracking_latestposition WHERE supervisor_id = %s
 """
 LP_FIELDS = (
     "device_time", "received_at", "accuracy", "speed", "heading", "battery", "mock", "kecamatan_code",
@@ -241,6 +246,9 @@ def _lock(device: Device, now: datetime) -> _Locked:
     with connection.cursor() as cur:
         cur.execute(LOCK_SQL, {"now": now, "device": device.pk, "first": day - timedelta(days=1), "last": day})
         row = cur.fetchone()
+        if row is not None:
+            cur.execute(LATEST_SQL, [row[0]])
+            lp_row = cur.fetchone()
     if row is None:
         raise UnknownDevice(f"unknown device {device.device_id!r}: register it first")
     sup_id, active, state, codes, token_hash, revoked_at, fences, weekly, overrides = row[:9]
@@ -252,13 +260,13 @@ def _lock(device: Device, now: datetime) -> _Locked:
     if verified is not None and verified != token_hash:
         raise BadToken(f"device {device.device_id!r}: wrong token")
     latest = None
-    if row[9] is not None:
-        lp_device, x, y = row[10:13]
+    if lp_row is not None:
+        lp_device, x, y = lp_row[:3]
         latest = LatestPosition(
             supervisor_id=sup_id,
             device_id=lp_device,
             point=Point(x, y, srid=4326),
-            **dict(zip(LP_FIELDS, row[13:], strict=True)),
+            **dict(zip(LP_FIELDS, lp_row[3:], strict=True)),
         )
         latest._state.adding = False
         latest._state.db = connection.alias

@@ -180,7 +180,10 @@ def parse_time(value: Any) -> datetime:
             moment = datetime.fromisoformat(text)
         except ValueError as exc:
             raise ValueError(f"timestamp {value!r} is neither epoch seconds/milliseconds nor ISO 8601") from exc
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        try:
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        except OverflowError as exc:  # 0001-01-01T00:00+07:00 is before year 1 in UTC
+            raise ValueError(f"timestamp {value!r} is out of range") from exc
     raise ValueError(f"timestamp {value!r} is neither epoch seconds/milliseconds nor ISO 8601")
 
 

@@ -359,3 +359,24 @@ def test_accuracy_margin_counts_a_fix_just_outside(client, city, t0):
     assert r.status_code == 200
     flags = list(Ping.objects.order_by("device_time").values_list("in_area", flat=True))
     assert flags == [True, False]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"pings": [{"time": "0001-01-01T00:00:00+07:00", "lat": 95, "lon": 106.6}]},
+        {"time": "0001-01-01T00:00:00+07:00", "lat": "abc", "lon": 106.6},
+        {"pings": [{"time": "9999-12-31T23:59:59-07:00", "lat": -6.2, "lon": 106.6},
+                   {"time": "0001-01-01T00:00:00+07:00", "lat": 1, "lon": "x"}]},
+    ],
+)  # fmt: skip
+def test_times_before_year_one_in_utc_are_refused_cleanly(client, supervisor, body):
+    # 00:00 on 1 January of year 1 at UTC+7 is in year 0 in UTC: out of range, not a crash
+    r = native(client, supervisor, body)
+    assert r.status_code == 400 and r.json()["stored"] == 0 and r.json()["detail"].startswith("ping 0: ")
+    r = client.get(
+        "/tracking/osmand/",
+        {"id": supervisor.device.device_id, "token": supervisor.token, "timestamp": "0001-01-01T00:00:00+07:00",
+         "lat": -6.2, "lon": 106.6},
+    )  # fmt: skip
+    assert r.status_code == 400 and "out of range" in r.json()["detail"]
