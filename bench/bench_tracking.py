@@ -353,7 +353,7 @@ def run(args: argparse.Namespace) -> None:
         resp = http.get(f"{base}/tracking/osmand/", params=params)
         lat_c.append(time.perf_counter() - s)
         assert resp.status_code == 200, resp.text[:300]
-    line("(c) single OsmAnd pings", args.single, sum(lat_c), lat_c, copy_rate)
+    line("(c) single OsmAnd pings", args.single, sum(lat_c), lat_c)
     server.shutdown()
 
     # (d) attendance: S supervisors x D days of 10-second pings (all-day shifts), on a clean history
