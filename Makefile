@@ -64,7 +64,7 @@ format: venv
 stop-db:
 	@bash scripts/stop_db.sh
 
-loadtest: setup ## load: 300 phones, then 10,000 buffering devices, 11 consoles, citizens (~5 min; LOADTEST_ARGS to scale)
+loadtest: setup ## load: 300 phones, then 10,000 buffering devices, 11 consoles, citizens (~7 min; LOADTEST_ARGS to scale)
 	$(PY) loadtest/run_load.py $(LOADTEST_ARGS)
 
 faults: setup ## faults: PostgreSQL restarts, worker SIGKILL, Redis gone/back, media disk full; then the long fuzz

@@ -11,7 +11,7 @@ Daphne and the worker, then:
 Afterwards every accepted (2xx) ping and report must be in the database exactly once, and it
 prints latency percentiles and answers per kind. Exit status 1 when anything accepted is missing.
 
-    .venv/bin/python loadtest/run_load.py                       # defaults: about 5 minutes
+    .venv/bin/python loadtest/run_load.py                       # defaults: about 7 minutes, every device once
     .venv/bin/python loadtest/run_load.py --phase1 600 --phase2 900 --buffer 30   # longer
 """
 
@@ -42,9 +42,9 @@ def parse() -> argparse.Namespace:
     p.add_argument("--interval", type=float, default=10, help="seconds between a phone's fixes (10)")
     p.add_argument("--phase1", type=float, default=75, help="seconds of phase 1 (75)")
     p.add_argument("--devices", type=int, default=10_000, help="devices uploading a buffered batch in phase 2")
-    p.add_argument("--upload-every", type=float, default=600, help="seconds between a buffering device's uploads (600)")
+    p.add_argument("--upload-every", type=float, default=300, help="seconds between a buffering device's uploads (300)")
     p.add_argument("--buffer", type=int, default=60, help="fixes per buffered batch (60 = 10 minutes at 10 s)")
-    p.add_argument("--phase2", type=float, default=150, help="seconds of phase 2 (150)")
+    p.add_argument("--phase2", type=float, default=300, help="seconds of phase 2 (300: each device uploads once)")
     p.add_argument("--servers", type=int, default=2, help="Daphne processes (behind the client's round robin)")
     p.add_argument("--consoles", type=int, default=11, help="console WebSocket clients (11 operators)")
     p.add_argument("--citizens", type=int, default=10, help="citizens filing reports (10)")
