@@ -8,7 +8,10 @@ DISPATCH_WORKER_SWEEP_S.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
 
 from django.db import DatabaseError, transaction
@@ -55,14 +58,75 @@ def auto_dispatch(report_id: int, trigger: str) -> Decision | None:
 
 
 def on_report_routed(sender, report: Report, **kwargs) -> None:
+    _forget_waiting()
     try:
         auto_dispatch(report.pk, "routed")
     except (DomainError, DatabaseError) as exc:
         log.warning("dispatch of report %s on routing failed (the sweep retries): %s", report.pk, exc)
 
 
+# --- facts read once per relay batch ---------------------------------------------------------------
+_batch = threading.local()
+
+
+@contextlib.contextmanager
+def batch_facts() -> Iterator[None]:
+    """Within one batch of the worker's relay, ask "who is on the way to a site" and "where do
+    reports wait" once, not once per position (most of the worker's queries under load).
+
+    Registered in apps.py. A fact that changes during the batch is seen by the next one (phones
+    ping every few seconds) or by the sweep; a report handled in the batch drops the cached
+    "waiting" so a supervisor coming on duty after it in the same batch still finds it.
+    """
+    if getattr(_batch, "facts", None) is not None:
+        yield
+        return
+    _batch.facts = {}
+    try:
+        yield
+    finally:
+        _batch.facts = None
+
+
+def _facts() -> dict | None:
+    return getattr(_batch, "facts", None)
+
+
+def _forget_waiting() -> None:
+    if (facts := _facts()) is not None:
+        facts.pop("waiting", None)
+
+
+def _may_be_on_the_way(supervisor_id: int) -> bool:
+    """False only when the batch knows this supervisor has no acknowledged or en-route order."""
+    facts = _facts()
+    if facts is None:
+        return True
+    if "on_the_way" not in facts:
+        facts["on_the_way"] = set(
+            Order.objects.filter(state__in=[OrderState.ACKNOWLEDGED, OrderState.EN_ROUTE]).values_list(
+                "supervisor_id", flat=True
+            )
+        )
+    return supervisor_id in facts["on_the_way"]
+
+
+def _waiting_places() -> set[tuple[int, str]] | None:
+    facts = _facts()
+    if facts is None:
+        return None
+    if "waiting" not in facts:
+        facts["waiting"] = set(
+            Report.objects.filter(status=Status.AWAITING_SUPERVISOR).values_list("opd_id", "kecamatan__code")
+        )
+    return facts["waiting"]
+
+
 def _waiting_here(supervisor_id: int, opd_id: int | None = None, kec: str | None = None) -> tuple[int, str] | None:
     """(OPD, kecamatan) when reports of the supervisor's OPD wait in the kecamatan they are in."""
+    places = _waiting_places()
+    if places is not None and not places:
+        return None  # nothing waits anywhere
     if opd_id is None or kec is None:
         sup = Supervisor.objects.filter(pk=supervisor_id).select_related("latest_position").first()
         if sup is None or not hasattr(sup, "latest_position"):
@@ -70,6 +134,8 @@ def _waiting_here(supervisor_id: int, opd_id: int | None = None, kec: str | None
         opd_id, kec = sup.opd_id, sup.latest_position.kecamatan_code
     if not kec:
         return None
+    if places is not None:
+        return (opd_id, kec) if (opd_id, kec) in places else None
     waiting = Report.objects.filter(status=Status.AWAITING_SUPERVISOR, opd_id=opd_id, kecamatan__code=kec)
     return (opd_id, kec) if waiting.exists() else None
 
@@ -78,7 +144,8 @@ def on_position_updated(sender, supervisor_id: int, position, supervisor=None, *
     from . import orders  # noqa: PLC0415
 
     try:
-        orders.detect_on_site(supervisor_id, position.point)
+        if _may_be_on_the_way(supervisor_id):
+            orders.detect_on_site(supervisor_id, position.point)
         if supervisor is not None:  # the worker read it with the position just now
             if supervisor.presence_state == "on_duty":
                 if found := _waiting_here(supervisor_id, supervisor.opd_id, position.kecamatan_code or ""):
@@ -135,6 +202,7 @@ def on_report_changed(sender, report: Report, event=None, **kwargs) -> None:
     """A report closed elsewhere (rejected, duplicate, resolved by an operator) ends its open order."""
     from . import orders  # noqa: PLC0415
 
+    _forget_waiting()
     if report.status in (Status.ROUTED, Status.REOPENED, Status.AWAITING_SUPERVISOR) or report.is_open:
         return
     try:

@@ -220,3 +220,14 @@ def test_on_site_from_a_ping_is_detected_by_the_worker(refdata, city, worker_mod
     order.refresh_from_db()
     assert order.state == "on_site"
     assert order.steps.get(kind="on_site").actor == "ping"
+
+
+def test_a_report_and_a_supervisor_coming_on_duty_in_one_batch_end_up_dispatched(refdata, city, worker_mode):
+    here = interior(city, CIPONDOH)
+    report = report_at(offset(here, east_m=100))  # nobody of the OPD is around yet
+    sup = supervisor_at(here)  # then one comes on duty nearby: both wait for the same batch
+    assert PendingSignal.objects.count() == 4
+    relay.drain()
+    report.refresh_from_db()
+    order = Order.objects.get(report=report)
+    assert order.supervisor_id == sup.pk and order.state == "offered"
