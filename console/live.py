@@ -169,11 +169,14 @@ def on_position_updated(sender, supervisor_id: int, position=None, supervisor=No
     publish("position", str(supervisor_id), supervisor_feature(sup, lp))
 
 
-def on_presence_changed(sender, supervisor_id: int, new: str = "", **kwargs) -> None:
+def on_presence_changed(sender, supervisor_id: int, new: str = "", supervisor=None, **kwargs) -> None:
     from tracking.models import LatestPosition, Supervisor
 
     from .features import supervisor_feature
 
+    if supervisor is not None:  # the worker read it (and the position) just now
+        publish("presence", str(supervisor_id), supervisor_feature(supervisor, kwargs.get("position"), new))
+        return
     sup = Supervisor.objects.select_related("opd").filter(pk=supervisor_id).first()
     if sup is None:
         return

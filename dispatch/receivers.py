@@ -157,11 +157,15 @@ def on_position_updated(sender, supervisor_id: int, position, supervisor=None, *
         log.warning("dispatch on a ping of supervisor %s failed: %s", supervisor_id, exc)
 
 
-def on_presence_changed(sender, supervisor_id: int, new: str, **kwargs) -> None:
+def on_presence_changed(sender, supervisor_id: int, new: str, supervisor=None, position=None, **kwargs) -> None:
     if new != "on_duty":
         return
     try:
-        if found := _waiting_here(supervisor_id):
+        if supervisor is not None and position is not None:  # the worker read them just now
+            found = _waiting_here(supervisor_id, supervisor.opd_id, position.kecamatan_code or "")
+        else:
+            found = _waiting_here(supervisor_id)
+        if found:
             try_awaiting(found[0], found[1], trigger="on_duty")
     except (DomainError, DatabaseError) as exc:
         log.warning("dispatch when supervisor %s came on duty failed: %s", supervisor_id, exc)

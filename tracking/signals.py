@@ -5,7 +5,7 @@ position_updated: a supervisor's latest position moved forward.
     from the worker supervisor (Supervisor with its OPD, read with the position)
 presence_changed: a supervisor's presence changed (by a ping or by time passing).
     kwargs: supervisor_id (int), old (str), new (str), presence (presence.Presence, or None when
-    the worker relays it: the stored state is then read from the Supervisor row)
+    the worker relays it; it then also passes supervisor and position, read when delivered)
 
 They travel through geoapp.relay: in the request after commit ("inline") or from the worker.
 The worker's deliverers are here: they read the committed state and send the same signals.
@@ -46,9 +46,20 @@ def _deliver_position(key: str, data: list[dict]) -> None:
 
 @relay.topic(PRESENCE)
 def _deliver_presence(key: str, data: list[dict]) -> None:
-    from .models import Supervisor  # noqa: PLC0415
+    from .models import LatestPosition, Supervisor  # noqa: PLC0415
 
+    position = LatestPosition.objects.select_related("supervisor__opd").filter(pk=int(key)).first()
+    supervisor = (
+        position.supervisor if position else Supervisor.objects.select_related("opd").filter(pk=int(key)).first()
+    )
     for change in data:
         send_logged(
-            presence_changed, Supervisor, supervisor_id=int(key), old=change["old"], new=change["new"], presence=None
+            presence_changed,
+            Supervisor,
+            supervisor_id=int(key),
+            old=change["old"],
+            new=change["new"],
+            presence=None,
+            supervisor=supervisor,  # read just now, with its OPD and latest position
+            position=position,
         )

@@ -231,3 +231,16 @@ def test_a_report_and_a_supervisor_coming_on_duty_in_one_batch_end_up_dispatched
     report.refresh_from_db()
     order = Order.objects.get(report=report)
     assert order.supervisor_id == sup.pk and order.state == "offered"
+
+
+def test_a_waiting_report_goes_to_the_supervisor_the_worker_sees_come_on_duty(refdata, city, worker_mode):
+    here = interior(city, CIPONDOH)
+    report = report_at(offset(here, east_m=100))
+    relay.drain()
+    report.refresh_from_db()
+    assert report.status == "awaiting_supervisor" and not Order.objects.filter(report=report).exists()
+    sup = supervisor_at(here)  # comes on duty nearby: only the worker acts on it
+    assert not Order.objects.filter(report=report).exists()
+    relay.drain()
+    order = Order.objects.get(report=report)
+    assert order.supervisor_id == sup.pk and order.state == "offered"
