@@ -34,7 +34,7 @@ def auto_dispatch(report_id: int, trigger: str) -> Decision | None:
     from . import orders  # noqa: PLC0415
 
     with transaction.atomic():
-        report = Report.objects.select_for_update().select_related("category").filter(pk=report_id).first()
+        report = Report.objects.select_for_update(of=("self",)).select_related("category").filter(pk=report_id).first()
         if report is None or report.status not in AUTO_FROM:
             return None
         recategorised = events_kind_recategorised(report)
