@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC
 
 from django_filters import rest_framework as filters
 from rest_framework.exceptions import ParseError
 from rest_framework.filters import BaseFilterBackend
 
 from .models import Channel, Report, Status
+
+
+class UTCDateTimeFilter(filters.IsoDateTimeFilter):
+    """ISO 8601 with any offset Python reads, compared in UTC.
+
+    Why: PostgreSQL refuses offsets beyond +-15:59 ("time zone displacement out of range"), which
+    would reach the database as an error instead of being answered as the bad input it is.
+    """
+
+    def filter(self, qs, value):
+        if value is not None:
+            try:
+                value = value.astimezone(UTC)
+            except OverflowError as exc:
+                raise ParseError(f"{self.field_name.replace('_at', '')}: {value.isoformat()} is out of range") from exc
+        return super().filter(qs, value)
 
 
 class ReportFilter(filters.FilterSet):
@@ -18,8 +35,8 @@ class ReportFilter(filters.FilterSet):
     opd = filters.CharFilter(field_name="opd__code", help_text="OPD code, e.g. bpbd")
     status = filters.MultipleChoiceFilter(choices=Status.choices, help_text="repeat for several")
     channel = filters.ChoiceFilter(choices=Channel.choices)
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", help_text="ISO 8601")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt", help_text="ISO 8601")
+    created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte", help_text="ISO 8601")
+    created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt", help_text="ISO 8601")
 
     class Meta:
         model = Report

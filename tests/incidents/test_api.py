@@ -260,6 +260,23 @@ def test_list_filters(client):
     assert page["count"] == 3 and len(page["features"]) == 2 and page["next"]
 
 
+def test_time_filters_take_any_offset_and_compare_in_utc(client):
+    from datetime import UTC, timedelta
+
+    made = _seed(client)
+    newest = max(Report.objects.values_list("created_at", flat=True))
+    # PostgreSQL refuses offsets beyond +-15:59; the same instant written with +18:47 still works
+    shifted = (newest + timedelta(seconds=1)).astimezone(UTC) + timedelta(hours=18, minutes=47)
+    stamp = shifted.replace(tzinfo=None).isoformat() + "+18:47"
+    r = client.get("/api/reports/", {"created_before": stamp})
+    assert r.status_code == 200 and {f["id"] for f in r.json()["features"]} == set(made.values())
+    r = client.get("/api/reports/", {"created_after": stamp})
+    assert r.status_code == 200 and r.json()["features"] == []
+    r = client.get("/api/reports/", {"created_after": "0001-01-01T00:00:00+07:00"})  # before year 1 in UTC
+    assert r.status_code == 400 and "out of range" in r.json()["detail"]
+    assert Report.objects.count() == 3  # the test's transaction is still usable: nothing reached the database
+
+
 @pytest.mark.parametrize(
     "query",
     [
