@@ -56,10 +56,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             for item in missed:
                 await self.send_json({"type": "event", **item})
 
-    async def live_event(self, message: dict) -> None:
-        await self.send_json({"type": "event", **message["event"]})
-
     async def live_batch(self, message: dict) -> None:
-        """Several events pushed together (the worker's relay): the browser gets them one by one, as ever."""
+        """Events pushed together (one, or a batch of the worker's relay): the browser gets them one by one."""
         for event in message["events"]:
             await self.send_json({"type": "event", **event})

@@ -74,23 +74,10 @@ def prune(now=None) -> int:
     return deleted
 
 
-def _send_now(kind: str, key: str, payload: dict) -> None:
-    ev = LiveEvent.objects.create(kind=kind, key=str(key)[:64], payload=payload)
-    if ev.id % PRUNE_EVERY == 0:
-        prune()
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(GROUP, {"type": "live.event", "event": message(ev)})
-    except (OSError, *_LAYER_ERRORS) as exc:  # Redis down: the change is stored; consoles catch up on reconnect
-        log.warning("live push failed (%s); event %s kept for catch-up", type(exc).__name__, ev.id)
-
-
 def _send_many(items: list[tuple[str, str, dict]]) -> None:
     """Log several changes with one INSERT and push them as one channel-layer message."""
     rows = LiveEvent.objects.bulk_create([LiveEvent(kind=k, key=str(key)[:64], payload=p) for k, key, p in items])
-    if rows[0].id // PRUNE_EVERY != rows[-1].id // PRUNE_EVERY:
+    if (rows[0].id - 1) // PRUNE_EVERY != rows[-1].id // PRUNE_EVERY:  # reached a multiple of PRUNE_EVERY
         prune()
     layer = get_channel_layer()
     if layer is None:
@@ -134,7 +121,7 @@ def publish(kind: str, key: str, payload: dict) -> None:
     if items is not None:
         items.append((kind, key, payload))
         return
-    transaction.on_commit(lambda: _send_now(kind, key, payload))
+    transaction.on_commit(lambda: _send_many([(kind, key, payload)]))
 
 
 # --- signal receivers ---------------------------------------------------------------------------
