@@ -253,3 +253,18 @@ def test_a_connected_console_asks_for_events_dropped_on_the_way(world, operator,
     assert [(m["kind"], m["key"]) for m in got] == [("report", "DROPPED1"), ("position", "7")]
     assert pong["type"] == "pong"
     assert live.current_seq() >= max(m["seq"] for m in got)
+
+
+@pytest.mark.django_db
+def test_the_live_log_is_pruned_when_it_reaches_a_multiple_of_prune_every(monkeypatch, settings):
+    from console import live
+    from console.models import LiveEvent
+
+    settings.CONSOLE_LIVE_KEEP_S = 0  # every logged event is already old enough to go
+    monkeypatch.setattr(live, "PRUNE_EVERY", 10**9)
+    live._send_many([("report", "A", {}), ("report", "B", {})])
+    assert not LiveEvent.objects.filter(kind=live.PRUNED).exists()
+    monkeypatch.setattr(live, "PRUNE_EVERY", 1)  # every id is a multiple: the next push prunes
+    live._send_many([("report", "C", {})])
+    assert LiveEvent.objects.filter(kind=live.PRUNED).exists()
+    assert live.events_since(0) is None  # a browser that far behind reloads instead
