@@ -38,7 +38,8 @@ CATEGORIES = ["kemacetan", "banjir", "pohon-tumbang", "jalan-rusak", "sampah", "
 
 
 def log(msg: str) -> None:
-    print(f"[{datetime.now():%H:%M:%S}] {msg}", flush=True)
+    """A progress line stamped in WIB (the process's local zone changes once Django is set up)."""
+    print(f"[{datetime.now(UTC) + timedelta(hours=7):%H:%M:%S}] {msg}", flush=True)
 
 
 # --- databases ------------------------------------------------------------------------------------
