@@ -47,15 +47,8 @@ from django.test.utils import setup_databases, teardown_databases  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+from console.testing import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
 FIELD_OPDS = ["dishub", "dbmsda", "dkp", "satpolpp", "bpbd"]
 
 
@@ -173,7 +166,7 @@ def main() -> int:
         api_s = time.perf_counter() - t0
 
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             ctx = browser.new_context(viewport={"width": 1400, "height": 900})
             page = ctx.new_page()
             page.on("pageerror", lambda e: print("page error:", e))

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium package (scripts/ensure_system.sh)
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
 
 def make_asgi_application():
     """The project's ASGI app with static files served (module-level: picklable for multiprocessing)."""

@@ -122,6 +122,13 @@ def _waiting_places() -> set[tuple[int, str]] | None:
     return facts["waiting"]
 
 
+def _known_place(supervisor, position) -> tuple[int | None, str | None]:
+    """(OPD, kecamatan) from what the worker read with the signal; (None, None) when it was not passed."""
+    if supervisor is None or position is None:
+        return None, None
+    return supervisor.opd_id, position.kecamatan_code or ""
+
+
 def _waiting_here(supervisor_id: int, opd_id: int | None = None, kec: str | None = None) -> tuple[int, str] | None:
     """(OPD, kecamatan) when reports of the supervisor's OPD wait in the kecamatan they are in."""
     places = _waiting_places()
@@ -147,12 +154,11 @@ def on_position_updated(sender, supervisor_id: int, position, supervisor=None, *
         if _may_be_on_the_way(supervisor_id):
             orders.detect_on_site(supervisor_id, position.point)
         if supervisor is not None:  # the worker read it with the position just now
-            if supervisor.presence_state == "on_duty":
-                if found := _waiting_here(supervisor_id, supervisor.opd_id, position.kecamatan_code or ""):
-                    try_awaiting(found[0], found[1], trigger="on_duty")
-        elif Supervisor.objects.filter(pk=supervisor_id, presence_state="on_duty").exists():
-            if found := _waiting_here(supervisor_id):
-                try_awaiting(found[0], found[1], trigger="on_duty")
+            on_duty = supervisor.presence_state == "on_duty"
+        else:
+            on_duty = Supervisor.objects.filter(pk=supervisor_id, presence_state="on_duty").exists()
+        if on_duty and (found := _waiting_here(supervisor_id, *_known_place(supervisor, position))):
+            try_awaiting(found[0], found[1], trigger="on_duty")
     except (DomainError, DatabaseError) as exc:
         log.warning("dispatch on a ping of supervisor %s failed: %s", supervisor_id, exc)
 
@@ -161,11 +167,7 @@ def on_presence_changed(sender, supervisor_id: int, new: str, supervisor=None, p
     if new != "on_duty":
         return
     try:
-        if supervisor is not None and position is not None:  # the worker read them just now
-            found = _waiting_here(supervisor_id, supervisor.opd_id, position.kecamatan_code or "")
-        else:
-            found = _waiting_here(supervisor_id)
-        if found:
+        if found := _waiting_here(supervisor_id, *_known_place(supervisor, position)):
             try_awaiting(found[0], found[1], trigger="on_duty")
     except (DomainError, DatabaseError) as exc:
         log.warning("dispatch when supervisor %s came on duty failed: %s", supervisor_id, exc)

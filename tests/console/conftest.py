@@ -12,18 +12,10 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 
+from console.testing import CHROMIUM, CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 # src_centroid of kecamatan Cipondoh (36.71.05) and two more points inside it (fixtures/)
 CIPONDOH = "36.71.05"
 CIPONDOH_PT = (106.68299190893637, -6.186208240582951)
