@@ -35,6 +35,8 @@ import psycopg
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 
+from geoapp import prepared
+
 log = logging.getLogger("geoapp.relay")
 CHANNEL = "geoapp_relay"
 MODES = ("worker", "inline")
@@ -82,7 +84,7 @@ def send(name: str, key: Any, data: dict | None, inline: Callable[[], None]) -> 
         return
     if name not in TOPICS:
         raise LookupError(f"no deliverer registered for relay topic {name!r}")
-    with connection.cursor() as cur:
+    with prepared.cursor() as cur:
         cur.execute(SEND_SQL, [name, str(key), json.dumps(data or {}), CHANNEL])
 
 

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import chain
@@ -44,13 +46,14 @@ import psycopg
 from django.contrib.gis.geos import Point
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from psycopg.copy import LibpqWriter
 
-from geoapp import relay
+from geoapp import prepared, relay
 from geoapp.signals import send_logged
 
 from . import partitions, presence
 from . import settings as ts
-from .areas import AssignedArea, Enriched, enrich, geofence_index, to_metric
+from .areas import AssignedArea, Enriched, Indexes, geofence_index, judge_area, locate, to_metric
 from .models import Device, EventKind, Geofence, LatestPosition, TrackingEvent
 from .protocols import BadToken, Fix, FixBatch, Problem, RevokedDevice, UnknownDevice, from_us, to_us
 from .signals import POSITION, position_updated
@@ -216,7 +219,8 @@ FOR UPDATE OF s
 LATEST_SQL = """
 SELECT device_id, ST_X(point), ST_Y(point), device_time, received_at, accuracy, speed, heading, battery, mock,
        kecamatan_code, geofence_ids, in_area, outside_since, outside_count, area_confirmed_out, last_mock_at
-FROM tracking_latestposition WHERE supervisor_id = %s
+FROM tracking_latestposition
+WHERE supervisor_id = (SELECT supervisor_id FROM tracking_device WHERE id = %s)
 """
 LP_FIELDS = (
     "device_time", "received_at", "accuracy", "speed", "heading", "battery", "mock", "kecamatan_code",
@@ -240,15 +244,13 @@ def _clock(value: str | None) -> time | None:
     return None if value is None else time.fromisoformat(value)
 
 
-def _lock(device: Device, now: datetime) -> _Locked:
-    """Lock the device and its supervisor, stamp last_seen_at, and re-check the device's right to send."""
+def _lock_params(device: Device, now: datetime) -> dict:
     day = presence.wib_date(now)
-    with connection.cursor() as cur:
-        cur.execute(LOCK_SQL, {"now": now, "device": device.pk, "first": day - timedelta(days=1), "last": day})
-        row = cur.fetchone()
-        if row is not None:
-            cur.execute(LATEST_SQL, [row[0]])
-            lp_row = cur.fetchone()
+    return {"now": now, "device": device.pk, "first": day - timedelta(days=1), "last": day}
+
+
+def _locked_from(device: Device, row: tuple | None, lp_row: tuple | None) -> _Locked:
+    """What LOCK_SQL and LATEST_SQL read, re-checking the device's right to send."""
     if row is None:
         raise UnknownDevice(f"unknown device {device.device_id!r}: register it first")
     sup_id, active, state, codes, token_hash, revoked_at, fences, weekly, overrides = row[:9]
@@ -297,18 +299,13 @@ WHERE device_id = %(device)s AND device_time BETWEEN %(first)s AND %(last)s
 """
 
 
-def _history_around(device: Device, fixes: FixBatch, want_previous: bool) -> tuple[tuple | None, np.ndarray]:
-    """(previous stored non-mock fix before the batch's first real fix, times already stored).
-
-    One statement on the primary key (device, time), pruned to the partitions the batch
-    touches: the previous fix (up to a day back) and the stored times between the batch's
-    first and last fix. A fresh upload finds none; a resent one finds its own. Only when the
-    batch spans so much stored history that the range is longer than twice the batch (a stray
-    old fix next to new ones) is the check redone as an exact lookup of the batch's times.
-    """
+def _history_params(device: Device, fixes: FixBatch, want_previous: bool) -> dict:
+    """HISTORY_SQL's parameters: one statement on the primary key (device, time), pruned to the
+    partitions the batch touches, for the previous fix (up to a day back) and the stored times
+    between the batch's first and last fix. A fresh upload finds none; a resent one finds its own."""
     real = fixes.time_us[~fixes.mock]
     before = from_us(real[0]) if want_previous and len(real) else None
-    params = {
+    return {
         "device": device.pk,
         "before": before,
         "since": before - timedelta(days=1) if before else None,
@@ -316,12 +313,18 @@ def _history_around(device: Device, fixes: FixBatch, want_previous: bool) -> tup
         "last": from_us(fixes.time_us[-1]),
         "limit": 2 * len(fixes) + 1,
     }
-    with connection.cursor() as cur:
-        cur.execute(HISTORY_SQL, params)
-        rows = cur.fetchall()
-        prev = next(((to_us(t), x, y) for dup, t, x, y in rows if not dup), None)
-        stored = [t for dup, t, _x, _y in rows if dup]
-        if len(stored) >= params["limit"]:
+
+
+def _history_from(rows: list[tuple], params: dict, fixes: FixBatch) -> tuple[tuple | None, np.ndarray]:
+    """(previous stored non-mock fix before the batch's first real fix, times already stored).
+
+    Only when the batch spans so much stored history that the range holds more than twice the
+    batch (a stray old fix next to new ones) is the check redone as an exact lookup of its times.
+    """
+    prev = next(((to_us(t), x, y) for dup, t, x, y in rows if not dup), None)
+    stored = [t for dup, t, _x, _y in rows if dup]
+    if len(stored) >= params["limit"]:
+        with prepared.cursor() as cur:
             cur.execute(STORED_AMONG_SQL, {**params, "times": fixes.time_us.tolist()})
             stored = [row[0] for row in cur.fetchall()]
     return prev, np.array([to_us(t) for t in stored], dtype=np.int64)
@@ -478,12 +481,22 @@ def _stream_by_rows(rec: np.ndarray, fixes: FixBatch, enriched: Enriched, sparse
     return b"".join(chain.from_iterable(zip(heads, *tails, strict=True)))
 
 
-def _store(columns: str, payload: bytes, staged: bool) -> set[int] | None:
-    """COPY the rows into the history. Direct: returns None (every row is new, checked under lock).
+@dataclass
+class _Stored:
+    inserted: set[int] | None = None  # staged only: the device times (µs) actually inserted
 
-    Staged (the retry after an unexpected conflict): COPY into a temporary table, then
-    INSERT ... ON CONFLICT DO NOTHING RETURNING; returns the device times (µs) actually inserted.
+
+@contextmanager
+def _storing(columns: str, payload: bytes, staged: bool) -> Iterator[_Stored]:
+    """COPY the rows into the history; the block runs while PostgreSQL inserts them.
+
+    The whole payload is flushed to the server before the block, so the server parses and
+    inserts the rows while the caller works out the latest position; the COPY ends after it
+    (and its error, a conflict say, is raised then). Direct: every row is new (checked under the
+    lock). Staged (the retry after an unexpected conflict): COPY into a temporary table, then
+    INSERT ... ON CONFLICT DO NOTHING RETURNING; `inserted` says which rows went in.
     """
+    stored = _Stored()
     with connection.cursor() as cur:
         if staged:
             cur.execute(
@@ -491,22 +504,24 @@ def _store(columns: str, payload: bytes, staged: bool) -> set[int] | None:
             )
             cur.execute("TRUNCATE tracking_ping_staging")
         target = "tracking_ping_staging" if staged else "tracking_ping"
-        with cur.copy(f"COPY {target} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        writer = LibpqWriter(cur.cursor, flush_threshold=0)  # wait until each block is sent
+        with cur.copy(f"COPY {target} ({columns}) FROM STDIN (FORMAT BINARY)", writer=writer) as copy:
             copy.write(payload)
-        if not staged:
-            return None
-        cur.execute(
-            f"INSERT INTO tracking_ping ({columns}) SELECT {columns} FROM tracking_ping_staging "
-            "ON CONFLICT (device_id, device_time) DO NOTHING RETURNING device_time"
-        )
-        return {to_us(row[0]) for row in cur.fetchall()}
+            yield stored
+        if staged:
+            cur.execute(
+                f"INSERT INTO tracking_ping ({columns}) SELECT {columns} FROM tracking_ping_staging "
+                "ON CONFLICT (device_id, device_time) DO NOTHING RETURNING device_time"
+            )
+            stored.inserted = {to_us(row[0]) for row in cur.fetchall()}
 
 
 def _count_drops(device: Device, day: date, reasons: Counter) -> None:
-    """Add to the per-day drop counters in one statement (none when nothing was dropped)."""
+    """Add to the per-day drop counters in one statement (none when nothing was dropped; prepared,
+    so in the pipeline's write block it goes out with the others)."""
     if not reasons:
         return
-    with connection.cursor() as cur:
+    with prepared.cursor() as cur:
         cur.execute(
             "INSERT INTO tracking_dropcount (day, device_id, reason, count) "
             "SELECT %s, %s, u.reason, u.n FROM unnest(%s::text[], %s::int[]) AS u(reason, n) "
@@ -602,41 +617,49 @@ UPDATE tracking_latestposition SET
     geofence_ids = %(geofence_ids)s::int4[], in_area = %(in_area)s, outside_since = %(outside_since)s,
     outside_count = %(outside_count)s, area_confirmed_out = %(area_confirmed_out)s, last_mock_at = %(last_mock_at)s
 WHERE supervisor_id = %(supervisor_id)s
+RETURNING 1
 """
-
-
-def _update_latest(lp: LatestPosition) -> bool:
-    """Write every field of the existing row in one UPDATE (what `lp.save()` writes, without the
-    ORM's ~1 ms of field preparation and SQL compiling; the model has no save signals).
-    False when there is no row to update."""
-    with connection.cursor() as cur:
-        cur.execute(
-            LATEST_UPDATE_SQL,
-            {
-                "supervisor_id": lp.supervisor_id,
-                "device_id": lp.device_id,
-                "x": lp.point.x,
-                "y": lp.point.y,
-                **{name: getattr(lp, name) for name in LATEST_WRITTEN},
-                "geofence_ids": list(lp.geofence_ids),
-            },
-        )
-        return cur.rowcount == 1
-
-
 LATEST_WRITTEN = (
     "device_time", "received_at", "accuracy", "speed", "heading", "battery", "mock", "kecamatan_code", "in_area",
     "outside_since", "outside_count", "area_confirmed_out", "last_mock_at",
 )  # fmt: skip
 
 
-def _advance_latest(
+def _update_latest(pipe: prepared.Pipelined, lp: LatestPosition) -> prepared.PreparedCursor:
+    """Send one UPDATE of every field of the existing row (what `lp.save()` writes, without the
+    ORM's ~1 ms of field preparation and SQL compiling; the model has no save signals). The
+    cursor returns a row if there was one to update."""
+    return pipe.execute(
+        LATEST_UPDATE_SQL,
+        {
+            "supervisor_id": lp.supervisor_id,
+            "device_id": lp.device_id,
+            "x": lp.point.x,
+            "y": lp.point.y,
+            **{name: getattr(lp, name) for name in LATEST_WRITTEN},
+            "geofence_ids": list(lp.geofence_ids),
+        },
+    )
+
+
+@dataclass
+class _LatestPlan:
+    """The latest position after a batch, worked out before anything is written."""
+
+    lp: LatestPosition | None  # None: there is none, before or after
+    previous_time: datetime | None = None
+    events: list[TrackingEvent] = field(default_factory=list)
+    moved: bool = False  # a newer real fix moved it: write the row, events and announce
+    mock_only: bool = False  # only newer mock fixes: stamp last_mock_at
+
+
+def _plan_latest(
     locked: _Locked, device: Device, new: FixBatch, enriched: Enriched, received_at: datetime
-) -> LatestPosition | None:
+) -> _LatestPlan:
     """Move the latest position forward through the newly stored fixes, in time order, with events.
 
-    `walk` over plain lists; model objects only for the events and the final row, written
-    with one UPDATE (or INSERT) and one bulk insert. Returns the position (None before any).
+    `walk` over plain lists; model objects only for the events and the final row. No query: it
+    runs while PostgreSQL inserts the batch.
     """
     lp = locked.latest
     sid = locked.supervisor_id
@@ -648,9 +671,7 @@ def _advance_latest(
         mock_at = from_us(newest_mock)
         lp.last_mock_at = max(mock_at, lp.last_mock_at) if lp.last_mock_at else mock_at
     if not len(real):
-        if lp is not None and newest_mock is not None:
-            LatestPosition.objects.filter(pk=sid).update(last_mock_at=lp.last_mock_at)
-        return lp
+        return _LatestPlan(lp, mock_only=lp is not None and newest_mock is not None)
     previous_time = lp.device_time if lp is not None else None
     track = Track()
     if lp is not None:
@@ -707,19 +728,12 @@ def _advance_latest(
     lp.outside_since = from_us(final.out_since) if final.out_since is not None else None
     lp.outside_count = final.out_count
     lp.area_confirmed_out = final.confirmed
-    if previous_time is None:
-        lp.save(force_insert=True)
-    elif not _update_latest(lp):
-        lp.save()  # gone meanwhile: Django's save inserts it again, as before
-    fences = {e.geofence_id for e in events if e.geofence_id is not None}
-    if fences:  # a geofence deleted in another process may linger in this one's index for a while
-        alive = set(Geofence.objects.filter(pk__in=fences).values_list("pk", flat=True))
-        if alive != fences:
-            geofence_index.invalidate()
-            events = [e for e in events if e.geofence_id is None or e.geofence_id in alive]
-    if events:
-        TrackingEvent.objects.bulk_create(events)
-    position = lp
+    return _LatestPlan(lp, previous_time, events, moved=True)
+
+
+def _announce(plan: _LatestPlan) -> None:
+    """Queue `position_updated` for the batch (the worker sends it after commit; inline: on commit)."""
+    sid, position, previous_time = plan.lp.supervisor_id, plan.lp, plan.previous_time
     relay.send(
         POSITION,
         sid,
@@ -728,15 +742,24 @@ def _advance_latest(
             position_updated, LatestPosition, supervisor_id=sid, position=position, previous_time=previous_time
         ),
     )
-    return lp
 
 
-def _judge_presence(locked: _Locked, latest: LatestPosition | None, at: datetime) -> None:
-    """Presence from the state read under the lock: no query unless it changed."""
+def _save_events(events: list[TrackingEvent]) -> None:
+    fences = {e.geofence_id for e in events if e.geofence_id is not None}
+    if fences:  # a geofence deleted in another process may linger in this one's index for a while
+        alive = set(Geofence.objects.filter(pk__in=fences).values_list("pk", flat=True))
+        if alive != fences:
+            geofence_index.invalidate()
+            events = [e for e in events if e.geofence_id is None or e.geofence_id in alive]
+    if events:
+        TrackingEvent.objects.bulk_create(events)
+
+
+def _judge_presence(locked: _Locked, latest: LatestPosition | None, at: datetime) -> presence.Presence:
+    """Presence from the state read under the lock (no query)."""
     day = presence.wib_date(at)
     windows = presence.windows_from(locked.weekly, locked.overrides, day - timedelta(days=1), day)
-    judged = presence.evaluate(locked.supervisor_id, latest, presence.shift_at(windows, at), at)
-    presence.record(judged, current=locked.presence_state, latest=latest)
+    return presence.evaluate(locked.supervisor_id, latest, presence.shift_at(windows, at), at)
 
 
 # --- the pipeline ------------------------------------------------------------------------------------
@@ -749,28 +772,48 @@ class _Written:
 
 
 def _write(device: Device, fixes: FixBatch, result: IngestResult, source: str, now: datetime, staged: bool) -> _Written:
-    """Everything after the per-fix filters, in one transaction under the device/supervisor lock."""
-    locked = _lock(device, now)
+    """Everything after the per-fix filters, in one transaction under the device/supervisor lock.
+
+    Three round trips in the usual case, with the Python work in between overlapped with the
+    database's: (1) lock, latest position and history go out together while the fixes are
+    located; (2) the COPY is sent whole, and the latest position, events and presence are worked
+    out while PostgreSQL inserts it; (3) drop counters, the latest position's UPDATE and the
+    relay's row go out together. Events and a presence change (rare) are written after.
+    """
+    speed = ts.filter_speed()
+    indexes = Indexes.current() if len(fixes) else None  # may check the database: before the pipeline
+    with prepared.pipeline() as pipe:
+        lock = pipe.execute(LOCK_SQL, _lock_params(device, now))
+        latest = pipe.execute(LATEST_SQL, [device.pk])
+        history_params = _history_params(device, fixes, want_previous=speed) if len(fixes) else None
+        history = pipe.execute(HISTORY_SQL, history_params) if history_params else None
+        located = locate(fixes.lon, fixes.lat, indexes) if indexes else None  # while they run
+        locked = _locked_from(device, lock.fetchone(), latest.fetchone())
+        history_rows = history.fetchall() if history else []
     out = _Written()
     new = fixes
     enriched = Enriched([], [], [])
+    plan: _LatestPlan | None = None
     if len(fixes):
-        speed = ts.filter_speed()
-        prev, stored_before = _history_around(device, fixes, want_previous=speed)
+        prev, stored_before = _history_from(history_rows, history_params, fixes)
+        keep = np.ones(len(fixes), dtype=bool)
         if speed:
             drop = _speed_drops(fixes, prev)
             if drop.any():
                 out.speed_dropped = [Problem(i, SPEED) for i in fixes.index[drop].tolist()]
-                fixes = fixes.take(~drop)
-        seen = np.isin(fixes.time_us, stored_before)
+                keep &= ~drop
+        seen = keep & np.isin(fixes.time_us, stored_before)
         out.duplicates = fixes.index[seen].tolist()
-        new = fixes.take(~seen)
+        keep &= ~seen
+        new = fixes.take(keep)
         if len(new):
-            enriched = enrich(new.lon, new.lat, new.accuracy, locked.area)
+            enriched = judge_area(located.take(keep), new.lon, new.lat, new.accuracy, locked.area, indexes.geofences)
             columns, payload = _copy_payload(device, locked.supervisor_id, new, enriched, source, now)
-            inserted = _store(columns, payload, staged)
-            if inserted is not None and len(inserted) < len(new):  # staged: conflicts are duplicates
-                got = np.isin(new.time_us, np.fromiter(inserted, dtype=np.int64, count=len(inserted)))
+            with _storing(columns, payload, staged) as stored:
+                if not staged:
+                    plan = _plan_latest(locked, device, new, enriched, now)  # while the rows go in
+            if stored.inserted is not None and len(stored.inserted) < len(new):  # conflicts are duplicates
+                got = np.isin(new.time_us, np.fromiter(stored.inserted, dtype=np.int64, count=len(stored.inserted)))
                 out.duplicates += new.index[~got].tolist()
                 enriched = Enriched(
                     [k for k, g in zip(enriched.kecamatan_codes, got, strict=True) if g],
@@ -780,13 +823,28 @@ def _write(device: Device, fixes: FixBatch, result: IngestResult, source: str, n
                 new = new.take(got)
         out.stored = new.index.tolist()
         out.mock = new.index[new.mock].tolist()
+    if plan is None:
+        plan = _plan_latest(locked, device, new, enriched, now) if len(new) else _LatestPlan(locked.latest)
+    judged = _judge_presence(locked, plan.lp, now)
     reasons = Counter(p.reason for p in result.dropped + out.speed_dropped)
     n_duplicates = len(result.duplicates) + len(out.duplicates)
     if n_duplicates:
         reasons[DUPLICATE] += n_duplicates
-    _count_drops(device, timezone.localdate(now), reasons)
-    latest = _advance_latest(locked, device, new, enriched, now) if len(new) else locked.latest
-    _judge_presence(locked, latest, now)
+    with prepared.pipeline() as pipe:
+        _count_drops(device, timezone.localdate(now), reasons)
+        updated = _update_latest(pipe, plan.lp) if plan.moved and plan.previous_time is not None else None
+        if plan.moved:
+            _announce(plan)
+        if updated is not None and updated.fetchone() is None:
+            updated = None
+            plan.previous_time = None  # gone meanwhile: inserted again below, as Django's save would
+    if plan.moved and updated is None:
+        plan.lp.save(force_insert=True)
+    elif plan.mock_only:
+        LatestPosition.objects.filter(pk=locked.supervisor_id).update(last_mock_at=plan.lp.last_mock_at)
+    if plan.events:
+        _save_events(plan.events)
+    presence.record(judged, current=locked.presence_state, latest=plan.lp)
     return out
 
 

@@ -21,9 +21,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
+import msgspec
 import numpy as np
 from rest_framework import status
 
@@ -234,6 +235,8 @@ def decode_native(body: Any) -> tuple[str | None, FixBatch]:
     that fail a check go through the per-ping reader, which names the first bad field exactly
     as a single ping would.
     """
+    if isinstance(body, DecodedBatch):  # read by NativeBatchParser
+        return body.device_id, body.fixes
     device_id = None
     if isinstance(body, dict) and "pings" in body:
         device_id = body.get("device_id")
@@ -450,6 +453,80 @@ def _native_columns(pings: list[Any]) -> FixBatch:
         return batch
     slow = [_native_one(int(i), pings[i]) for i in np.nonzero(bad)[0]]
     return batch.concat(FixBatch.from_items(slow))
+
+
+class _TypedPing(msgspec.Struct):
+    """A native ping whose every field has the type the column readers take in one pass."""
+
+    time: str | int | float | None | msgspec.UnsetType = msgspec.UNSET
+    timestamp: str | int | float | None | msgspec.UnsetType = msgspec.UNSET
+    lat: float | None = None
+    lon: float | None = None
+    accuracy: float | None = None
+    speed: float | None = None
+    heading: float | None = None
+    altitude: float | None = None
+    battery: float | None = None
+    mock: bool | None = None
+
+
+class _TypedBatch(msgspec.Struct):
+    pings: list[_TypedPing]
+    device_id: str | int | None = None
+
+
+_typed_batch = msgspec.json.Decoder(_TypedBatch)
+
+
+@dataclass
+class DecodedBatch:
+    """A native batch read straight from its JSON bytes (`decode_native_json`)."""
+
+    device_id: str | None
+    fixes: FixBatch
+
+
+def decode_native_json(raw: bytes) -> DecodedBatch | None:
+    """`{"device_id"?, "pings": [...]}` from UTF-8 JSON bytes into columns without a dict per ping,
+    or None when the body is anything else (the caller then reads it the general way).
+
+    msgspec reads the body into typed records (~3x faster than JSON into dicts, then columns).
+    It answers only when the result is sure to equal `decode_native` of the parsed JSON: every
+    value of the type the column readers take as is (numbers for the coordinates and optional
+    values, a string or number for the time, true/false for mock, JSON ints kept exact), and
+    every ping good. A refused body, a number given as a string, a bad time, a missing
+    coordinate, an empty or too large batch: None, and the general path names the problems.
+    """
+    try:
+        batch = _typed_batch.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    pings = batch.pings
+    n = len(pings)
+    if not n or n > ts.max_batch():
+        return None
+    times = list(map(attrgetter("time"), pings))
+    if msgspec.UNSET in times:  # "timestamp" instead (as the general path: p.get("time", p.get("timestamp")))
+        times = [p.timestamp if t is msgspec.UNSET else t for p, t in zip(pings, times, strict=True)]
+        if msgspec.UNSET in times:  # neither: the general path names it
+            return None
+    time_us, bad = _times(times)
+    if bad.any():
+        return None
+    # Typed as float or null: null -> NaN is the only NaN (JSON has none), nothing is infinite.
+    cols = {name: np.array(list(map(attrgetter(name), pings)), dtype=float) for name in ("lat", "lon", *OPTIONAL)}
+    if np.isnan(cols["lat"]).any() or np.isnan(cols["lon"]).any():  # a missing coordinate
+        return None
+    device_id = batch.device_id
+    return DecodedBatch(
+        str(device_id) if device_id not in (None, "") else None,
+        FixBatch(
+            index=np.arange(n, dtype=np.int64),
+            time_us=time_us,
+            **cols,
+            mock=_flags(list(map(attrgetter("mock"), pings))),
+        ),
+    )
 
 
 # --- OsmAnd / Traccar Client ----------------------------------------------------------------

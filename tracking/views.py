@@ -21,7 +21,7 @@ from . import attendance, presence
 from . import settings as ts
 from .access import CanSeeAttendance, CanSeeSupervisors
 from .models import Supervisor
-from .parsers import FastJSONParser
+from .parsers import FastJSONParser, NativeBatchParser
 from .pipeline import REFUSING_REASONS, IngestResult, ingest
 from .protocols import (
     MalformedPing,
@@ -70,6 +70,8 @@ class NativePings(DeviceIngestView):
     Auth: `Authorization: Bearer <token>` with the device id in `X-Device-Id` or the body's
     `device_id`, or `Authorization: Basic <device_id:token>`.
     """
+
+    parser_classes = [NativeBatchParser, FormParser, MultiPartParser]
 
     @extend_schema(
         request=inline_serializer(

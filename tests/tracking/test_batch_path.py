@@ -185,7 +185,7 @@ def test_a_conflict_on_the_direct_copy_is_retried_through_on_conflict(city, t0, 
     assert native(sup, {"pings": pings(t0, 5)}).json()["stored"] == 5
     # Pretend the duplicate check saw nothing (as if another writer slipped in without the lock):
     # the direct COPY meets the primary key, and the batch is stored through the staging table.
-    monkeypatch.setattr(pipeline, "_history_around", lambda device, fixes, want_previous: (None, np.array([])))
+    monkeypatch.setattr(pipeline, "_history_from", lambda rows, params, fixes: (None, np.array([], dtype=np.int64)))
     r = native(sup, {"pings": pings(t0, 8)})
     assert r.status_code == 200
     assert (r.json()["stored"], r.json()["duplicates"]) == (3, 5)
@@ -372,7 +372,12 @@ def test_copy_payload_by_runs_equals_row_by_row(seed):
 def test_the_latest_position_update_writes_every_field_as_save_would(city, t0):
     from django.contrib.gis.geos import Point
 
+    from geoapp import prepared
     from tracking.models import LatestPosition
+
+    def updated(lp) -> bool:
+        with prepared.pipeline() as pipe:
+            return pipeline._update_latest(pipe, lp).fetchone() is not None
 
     columns = {f.column for f in LatestPosition._meta.concrete_fields} - {"supervisor_id"}
     assert all(f"{c} = " in pipeline.LATEST_UPDATE_SQL for c in columns)  # a new field must be written too
@@ -385,7 +390,7 @@ def test_the_latest_position_update_writes_every_field_as_save_would(city, t0):
         lp.accuracy, lp.speed, lp.heading, lp.battery, lp.mock = accuracy, 1.5, None, 80.0, False
         lp.kecamatan_code, lp.geofence_ids, lp.in_area = "", fences, False
         lp.outside_since, lp.outside_count, lp.area_confirmed_out, lp.last_mock_at = t0, 4, True, t0
-        assert pipeline._update_latest(lp)
+        assert updated(lp)
         got = LatestPosition.objects.get(pk=sup.pk)
         for f in LatestPosition._meta.concrete_fields:
             if f.name == "point":
@@ -393,4 +398,4 @@ def test_the_latest_position_update_writes_every_field_as_save_would(city, t0):
             else:
                 assert getattr(got, f.attname) == getattr(lp, f.attname), f.name
     LatestPosition.objects.filter(pk=sup.pk).delete()
-    assert not pipeline._update_latest(lp)
+    assert not updated(lp)

@@ -1,0 +1,89 @@
+"""Server-side prepared statements for the few statements every ping upload runs.
+
+Django binds parameters on the client (psycopg's `ClientCursor`): each statement reaches
+PostgreSQL as new text to parse and plan. For ingestion's short, fixed statements the planning
+costs as much as the work (the lock statement: ~0.5 of its ~1 ms, measured with
+bench/bench_tracking.py), and a batch upload runs five of them. Here they run on a cursor of
+the same connection and transaction that binds on the server and prepares each statement once
+per connection: psycopg keeps the prepared names per connection and the pool keeps the
+connections, so later uploads only send the parameters.
+
+`pipeline()` sends the statements of its block without waiting for each answer (psycopg's
+pipeline mode): they still run one after another on the server, each with a snapshot of its
+own, but cost one round trip together, and the caller can compute while they run; a statement's
+rows arrive when first fetched. Statements of other code in the block (Django's cursors too)
+join the pipeline.
+
+Errors come out as Django's (`IntegrityError`, `OperationalError`, ...), as from
+`connection.cursor()`, so the 503 middleware and the pipeline's retry see them. Statements
+here must be written for server-side binding: a parameter whose type PostgreSQL cannot infer
+needs a cast (`%s::int4[]`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from django.db import connection
+
+
+@contextmanager
+def cursor() -> Iterator[PreparedCursor]:
+    """A prepared-statement cursor on Django's connection, inside its current transaction."""
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as raw:
+        yield PreparedCursor(raw)
+
+
+@contextmanager
+def pipeline() -> Iterator[Pipelined]:
+    """Statements sent in the block go out at once; an error surfaces at the next fetch or at the end."""
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    conn = connection.connection
+    cursors: list[psycopg.Cursor] = []
+    with connection.wrap_database_errors:
+        try:
+            with conn.pipeline():
+                yield Pipelined(conn, cursors)
+        finally:
+            for raw in cursors:
+                raw.close()
+
+
+class Pipelined:
+    def __init__(self, conn: psycopg.Connection, cursors: list[psycopg.Cursor]):
+        self._conn = conn
+        self._cursors = cursors
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> PreparedCursor:
+        """Send one prepared statement; fetch its rows from the cursor returned, in the block."""
+        raw = psycopg.Cursor(self._conn)
+        self._cursors.append(raw)
+        return PreparedCursor(raw).execute(sql, params)
+
+
+class PreparedCursor:
+    """`execute` prepares the statement on its first run on this connection; the rest is psycopg's."""
+
+    def __init__(self, raw: psycopg.Cursor):
+        self._raw = raw
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> PreparedCursor:
+        with connection.wrap_database_errors:
+            self._raw.execute(sql, params, prepare=True)
+        return self
+
+    def fetchone(self) -> tuple | None:
+        return self._raw.fetchone()
+
+    def fetchall(self) -> list[tuple]:
+        return self._raw.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return self._raw.rowcount
