@@ -11,7 +11,7 @@ In one run, on the same partitioned table and indexes:
   (b1) the same endpoint with GEOAPP_RELAY=inline (`make run` without Redis): the other apps'
        receivers (the console's live push, dispatch's on-site detection) run in the request
   (w)  the worker's side of (b): announcing the queued changes (receivers run), untimed in (b)
-  (c)  single pings in the OsmAnd form over real HTTP
+  (c)  single pings in the OsmAnd form over real HTTP (relayed to the worker, as (b))
   (d)  attendance for S supervisors over D days of 10-second pings (all-day shifts), in SQL
 
 (a), (a2), (b) and (b1) run interleaved, batch by batch, so a busy machine slows all of them alike.
@@ -364,7 +364,8 @@ def run(args: argparse.Namespace) -> None:
         params = {"id": phone.device_id, "token": phone.token, "timestamp": int(stamp.timestamp()),
                   "lat": phone.lat, "lon": phone.lon, "speed": 0, "accuracy": 10, "batt": 80}  # fmt: skip
         s = time.perf_counter()
-        status, answer = http.request("GET", f"/tracking/osmand/?{urlencode(params)}")
+        with relay_mode("worker"):
+            status, answer = http.request("GET", f"/tracking/osmand/?{urlencode(params)}")
         lat_c.append(time.perf_counter() - s)
         assert status == 200, answer[:300]
     line("(c) single OsmAnd pings", args.single, sum(lat_c), lat_c)

@@ -11,21 +11,23 @@ takes every accepted fix; the latest position only moves forward.
 
 Cost (a batch of 1000 is one phone's buffer; see bench/bench_tracking.py): the fixes travel as
 numpy columns (`FixBatch`), never as 1000 Python objects; the whole request is a handful of
-statements whatever its size:
-  1. lock: one statement locks the device and supervisor rows (so two uploads of one phone or
-     supervisor queue up), stamps `last_seen_at` and reads everything the batch needs: the
-     device's current token and revocation (the authoritative check behind the auth cache),
-     the assigned area and the shifts; then the latest position, in a statement of its own (one
-     that waited for the lock would see it as it was before the upload it waited for);
-  2. history around the batch: the previous stored fix (speed filter) and which of the batch's
-     times are already stored (duplicates), in one UNION ALL on the primary key;
-  3. one binary COPY straight into the partitioned history, its payload built with numpy. Under
-     the lock, step 2 is exact, so the COPY cannot meet a duplicate. Should anything else have written the same key, the
-     transaction is retried once through a temporary staging table and
-     INSERT ... ON CONFLICT DO NOTHING RETURNING (measured: staging + INSERT costs ~1.5-2x a
-     direct COPY in the database, which alone would put the endpoint below half the COPY rate);
-  4. the latest position: one UPDATE (or INSERT), events in one bulk insert, drop counters in
-     one statement and presence only when something changed.
+prepared statements (geoapp/prepared.py: planned once per connection) in three round trips
+whatever its size, and the Python work runs while the database works:
+  1. reads, sent together: the lock (one statement locks the device and supervisor rows, so two
+     uploads of one phone or supervisor queue up, stamps `last_seen_at` and reads the device's
+     current token and revocation, the assigned area and the shifts), the latest position in a
+     statement of its own (one that waited for the lock would see it as it was before the upload
+     it waited for), and the history around the batch: the previous stored fix (speed filter)
+     and which of the batch's times are already stored (duplicates), in one UNION ALL on the
+     primary key. The fixes' kecamatan and geofences are looked up meanwhile;
+  2. one binary COPY straight into the partitioned history, its payload built with numpy and
+     sent whole; the latest position, its events and presence are worked out while PostgreSQL
+     inserts the rows. Under the lock, step 1 is exact, so the COPY cannot meet a duplicate.
+     Should anything else have written the same key, the transaction is retried once through a
+     temporary staging table and INSERT ... ON CONFLICT DO NOTHING RETURNING (measured: staging
+     + INSERT costs ~1.5-2x a direct COPY in the database);
+  3. writes, sent together: drop counters, the latest position's UPDATE and the relay's row;
+     events and a presence change (rare) after them.
 Signals (`position_updated`, `presence_changed`) go out once per batch, after commit, with
 the final position, so the receivers of other apps run once per batch, never per fix.
 """
