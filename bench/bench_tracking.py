@@ -14,6 +14,10 @@ In one run, on the same partitioned table and indexes:
   (c)  single pings in the OsmAnd form over real HTTP (relayed to the worker, as (b))
   (d)  attendance for S supervisors over D days of 10-second pings (all-day shifts), in SQL
 
+  (aK) / (bK) the same at K uploads at once (--concurrency, default 2 = one per core): K COPY
+       streams against K phones posting to K server processes (as Daphne is deployed, one per
+       core): the machine's throughput rather than one stream's latency
+
 (a), (a2), (b) and (b1) run interleaved, batch by batch, so a busy machine slows all of them alike.
 The HTTP server runs in this process on one thread (like a daphne worker it keeps its database
 connection; a thread per request would open a new connection per request). Request bodies and
@@ -68,6 +72,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--staged-batches", type=int, default=None, help="staging + INSERT batches (a2); default = (a)")
     p.add_argument("--http-batches", type=int, default=100, help="batch requests of 1000 pings (b)")
     p.add_argument("--single", type=int, default=500, help="single OsmAnd requests (c)")
+    p.add_argument("--concurrency", type=int, default=2, help="uploads at once for (aK)/(bK); 1 = skip")
     p.add_argument("--supervisors", type=int, default=30, help="supervisors for attendance (d)")
     p.add_argument("--days", type=int, default=1, help="days of 10-second pings for attendance (d)")
     p.add_argument("--profile", action="store_true", help="profile one warm 1000-ping request and stop")
@@ -238,6 +243,98 @@ def profile(fleet: Fleet, base: datetime) -> None:
     print(profiler.output_text(unicode=False, color=False))
 
 
+def _serve(port_queue) -> None:
+    """A server process of its own (as each Daphne process is deployed), relaying to the worker."""
+    from django.conf import settings
+    from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer
+    from django.core.wsgi import get_wsgi_application
+
+    settings.GEOAPP_RELAY = "worker"
+    server = WSGIServer(("127.0.0.1", 0), WSGIRequestHandler, allow_reuse_address=True)
+    WSGIRequestHandler.log_message = lambda *a, **k: None
+    server.set_app(get_wsgi_application())
+    port_queue.put(server.server_address[1])
+    server.serve_forever()
+
+
+def concurrent(args: argparse.Namespace, fleet: Fleet, base_ak: datetime, base_bk: datetime) -> None:
+    """(aK) K COPY streams at once against (bK) K phones uploading at once to K server processes.
+
+    The machine's throughput rather than one stream's latency: with K uploads in flight, one's
+    Python runs while another's statements run. Each thread keeps to its own phones (no lock is
+    shared); bodies and rows are built before the clock starts; (aK) and (bK) alternate in
+    rounds so machine load hits them alike.
+    """
+    import multiprocessing
+
+    from django.db import connection, connections
+
+    k = args.concurrency
+    n = args.http_batches - args.http_batches % k
+    phones = len(fleet.phones) - len(fleet.phones) % k  # thread t takes phones t, t+k, ...: disjoint
+    jobs = [r for r in range(n * 2) if r % len(fleet.phones) < phones][:n]
+    rows = {t: [] for t in range(k)}
+    bodies = {t: [] for t in range(k)}
+    for i, r in enumerate(jobs):
+        t = i % k
+        phone, start, path = fleet.batch(r, base_ak)
+        rows[t].append(fleet.copy_rows(phone, start, path, "copy-k"))
+        phone, start, path = fleet.batch(r, base_bk)
+        headers = {"Authorization": f"Bearer {phone.token}", "X-Device-Id": phone.device_id,
+                   "Content-Type": "application/json"}  # fmt: skip
+        bodies[t].append((fleet.body(start, path), headers))
+    connections.close_all()
+    connection.close_pool()  # the server processes make pools of their own
+    ctx = multiprocessing.get_context("fork")
+    ports = ctx.Queue()
+    servers = [ctx.Process(target=_serve, args=(ports,), daemon=True) for _ in range(k)]
+    for proc in servers:
+        proc.start()
+    clients = [KeepAlive("127.0.0.1", ports.get(timeout=30)) for _ in range(k)]
+    for c in clients:  # warm each server: indexes, auth cache, prepared statements
+        for body, headers in bodies[clients.index(c)][:1]:
+            assert c.request("POST", "/api/tracking/pings/", body, headers)[0] == 200
+    lat = {"aK": [], "bK": []}
+    took = {"aK": 0.0, "bK": 0.0}
+    done = {"aK": 0, "bK": 0}
+
+    def copy_worker(t: int, chunk: slice) -> None:
+        for batch in rows[t][chunk]:
+            s = time.perf_counter()
+            copy_into("tracking_ping", batch)
+            lat["aK"].append(time.perf_counter() - s)
+        connection.close()
+
+    def post_worker(t: int, chunk: slice) -> None:
+        for body, headers in bodies[t][chunk]:
+            s = time.perf_counter()
+            status, answer = clients[t].request("POST", "/api/tracking/pings/", body, headers)
+            lat["bK"].append(time.perf_counter() - s)
+            assert status == 200 and json.loads(answer)["stored"] == BATCH, answer[:300]
+
+    def timed(key: str, target, chunk: slice) -> None:
+        threads = [threading.Thread(target=target, args=(t, chunk)) for t in range(k)]
+        s = time.perf_counter()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        took[key] += time.perf_counter() - s
+        done[key] += sum(len(rows[t][chunk]) for t in range(k)) * BATCH
+
+    per_thread = n // k
+    step = max(1, per_thread // 10)
+    for first in range(1 if per_thread > 1 else 0, per_thread, step):  # the first body warmed its server
+        chunk = slice(first, min(first + step, per_thread))
+        timed("aK", copy_worker, chunk)
+        timed("bK", post_worker, chunk)
+    for proc in servers:
+        proc.terminate()
+        proc.join(5)
+    copy_k = line(f"(aK) {k} COPY streams at once", done["aK"], took["aK"], lat["aK"])
+    line(f"(bK) {k} phones at once, {k} server processes", done["bK"], took["bK"], lat["bK"], copy_k)
+
+
 def run(args: argparse.Namespace) -> None:
     from django.core.management import call_command
     from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer
@@ -264,11 +361,13 @@ def run(args: argparse.Namespace) -> None:
     staged_batches = args.copy_batches if args.staged_batches is None else args.staged_batches
     rounds = max(args.copy_batches, staged_batches, args.http_batches)
     days_per_window = int(rounds / len(phones) * fleet.span.total_seconds() / 86400) + 2
-    base_a = now - timedelta(days=4 * days_per_window + 1)  # four separate windows: no key collides
+    base_a = now - timedelta(days=6 * days_per_window + 1)  # six separate windows: no key collides
     base_a2 = base_a + timedelta(days=days_per_window)
     base_b = base_a2 + timedelta(days=days_per_window)
-    base_b1 = base_b + timedelta(days=days_per_window)  # ends at least a day before now
-    partitions.ensure_days({(base_a + timedelta(days=d)).date() for d in range(4 * days_per_window + 3)})
+    base_b1 = base_b + timedelta(days=days_per_window)
+    base_ak = base_b1 + timedelta(days=days_per_window)
+    base_bk = base_ak + timedelta(days=days_per_window)  # ends at least a day before now
+    partitions.ensure_days({(base_a + timedelta(days=d)).date() for d in range(6 * days_per_window + 3)})
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
 
@@ -343,6 +442,9 @@ def run(args: argparse.Namespace) -> None:
         line("(a2) staging COPY + INSERT ON CONFLICT", total["a2"], sum(lat["a2"]), lat["a2"], copy_rate, cpu["a2"])
     line("(b) batch endpoint, 1000 per request", total["b"], sum(lat["b"]), lat["b"], copy_rate, cpu["b"])
     line("(b1) the same, receivers in the request", total["b1"], sum(lat["b1"]), lat["b1"], copy_rate, cpu["b1"])
+
+    if args.concurrency > 1 and args.http_batches:
+        concurrent(args, fleet, base_ak, base_bk)
 
     queued = relay.pending()
     s = time.perf_counter()

@@ -13,8 +13,8 @@ Cost (a batch of 1000 is one phone's buffer; see bench/bench_tracking.py): the f
 numpy columns (`FixBatch`), never as 1000 Python objects; the whole request is a handful of
 prepared statements (geoapp/prepared.py: planned once per connection) in three round trips
 whatever its size, and the Python work runs while the database works:
-  1. reads, sent together: the lock (one statement locks the device and supervisor rows, so two
-     uploads of one phone or supervisor queue up, stamps `last_seen_at` and reads the device's
+  1. reads, sent together: the lock (one statement locks the supervisor's row, so two uploads of
+     one phone or supervisor queue up, stamps `last_seen_at` once a minute and reads the device's
      current token and revocation, the assigned area and the shifts), the latest position in a
      statement of its own (one that waited for the lock would see it as it was before the upload
      it waited for), and the history around the batch: the previous stored fix (speed filter)
@@ -199,9 +199,10 @@ def _speed_drops(fixes: FixBatch, prev: tuple[int, float, float] | None) -> np.n
 
 # --- lock and read --------------------------------------------------------------------------------
 LOCK_SQL = """
-WITH d AS (
-    UPDATE tracking_device SET last_seen_at = %(now)s WHERE id = %(device)s
-    RETURNING supervisor_id, token_hash, revoked_at
+WITH d AS (SELECT supervisor_id, token_hash, revoked_at FROM tracking_device WHERE id = %(device)s),
+stamp AS (
+    UPDATE tracking_device SET last_seen_at = %(now)s
+    WHERE id = %(device)s AND (last_seen_at IS NULL OR last_seen_at < %(stamp_before)s)
 )
 SELECT s.id, s.active, s.presence_state, s.kecamatan_codes, d.token_hash, d.revoked_at,
        ARRAY(SELECT sg.geofence_id FROM tracking_supervisor_geofences sg
@@ -247,8 +248,17 @@ def _clock(value: str | None) -> time | None:
 
 
 def _lock_params(device: Device, now: datetime) -> dict:
+    """The supervisor's row is the lock (every device of theirs queues behind it); the device's
+    `last_seen_at` is stamped only when older than TRACKING_LAST_SEEN_EVERY_S, so most uploads
+    write no device row (a row version, WAL and vacuum work each time otherwise)."""
     day = presence.wib_date(now)
-    return {"now": now, "device": device.pk, "first": day - timedelta(days=1), "last": day}
+    return {
+        "now": now,
+        "stamp_before": now - timedelta(seconds=ts.last_seen_every_s()),
+        "device": device.pk,
+        "first": day - timedelta(days=1),
+        "last": day,
+    }
 
 
 def _locked_from(device: Device, row: tuple | None, lp_row: tuple | None) -> _Locked:

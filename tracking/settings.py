@@ -74,6 +74,10 @@ def filter_mock() -> bool:
     return _get("TRACKING_FILTER_MOCK", True)  # flag mock fixes (kept, never counted as present)
 
 
+def last_seen_every_s() -> int:
+    return _get("TRACKING_LAST_SEEN_EVERY_S", 60)  # seconds: a device's last_seen_at is at most this stale
+
+
 def max_batch() -> int:
     return _get("TRACKING_MAX_BATCH", 1000)  # pings in one native batch request
 

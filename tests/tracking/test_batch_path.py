@@ -399,3 +399,15 @@ def test_the_latest_position_update_writes_every_field_as_save_would(city, t0):
                 assert getattr(got, f.attname) == getattr(lp, f.attname), f.name
     LatestPosition.objects.filter(pk=sup.pk).delete()
     assert not updated(lp)
+
+
+def test_a_devices_last_seen_is_stamped_at_most_once_a_minute(city, t0, settings):
+    sup = make_supervisor()
+    assert native(sup, {"pings": pings(t0, 1)}).status_code == 200
+    first = Device.objects.get(pk=sup.device.pk).last_seen_at
+    assert first is not None and timezone.now() - first < timedelta(minutes=1)
+    assert native(sup, {"pings": pings(t0, 1, start=1)}).status_code == 200
+    assert Device.objects.get(pk=sup.device.pk).last_seen_at == first  # no row written this time
+    Device.objects.filter(pk=sup.device.pk).update(last_seen_at=first - timedelta(seconds=61))
+    assert native(sup, {"pings": pings(t0, 1, start=2)}).status_code == 200
+    assert Device.objects.get(pk=sup.device.pk).last_seen_at > first
