@@ -44,7 +44,6 @@ from itertools import chain
 from operator import ne
 
 import numpy as np
-import psycopg
 from django.contrib.gis.geos import Point
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -509,7 +508,10 @@ def _storing(columns: str, payload: bytes, staged: bool) -> Iterator[_Stored]:
     INSERT ... ON CONFLICT DO NOTHING RETURNING; `inserted` says which rows went in.
     """
     stored = _Stored()
-    with connection.cursor() as cur:
+    # COPY is psycopg's own cursor method: wrapped here so that its errors come out as Django's (a
+    # restart mid-COPY is an OperationalError: 503 and a retry, not a 500; a key conflict an
+    # IntegrityError: the staged retry).
+    with connection.cursor() as cur, connection.wrap_database_errors:
         if staged:
             cur.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS tracking_ping_staging (LIKE tracking_ping) ON COMMIT DELETE ROWS"
@@ -874,9 +876,8 @@ def ingest(
     try:
         with transaction.atomic():
             out = _write(device, fixes, result, source, now, staged=False)
-    except (IntegrityError, psycopg.errors.UniqueViolation):
+    except IntegrityError:
         # Someone wrote one of these keys without the lock: store through ON CONFLICT instead.
-        # (COPY is psycopg's own cursor method: its error is not wrapped in Django's.)
         log.warning("device %s: conflict on direct COPY; retrying through the staging table", device.device_id)
         with transaction.atomic():
             out = _write(device, fixes, result, source, now, staged=True)

@@ -411,3 +411,17 @@ def test_a_devices_last_seen_is_stamped_at_most_once_a_minute(city, t0, settings
     Device.objects.filter(pk=sup.device.pk).update(last_seen_at=first - timedelta(seconds=61))
     assert native(sup, {"pings": pings(t0, 1, start=2)}).status_code == 200
     assert Device.objects.get(pk=sup.device.pk).last_seen_at > first
+
+
+def test_a_database_lost_during_the_copy_is_a_503_to_retry(city, t0, monkeypatch):
+    import psycopg.copy
+
+    sup = make_supervisor()
+
+    def lost(self, buffer):
+        raise psycopg.OperationalError("consuming input failed: server closed the connection unexpectedly")
+
+    monkeypatch.setattr(psycopg.copy.Copy, "write", lost)
+    r = native(sup, {"pings": pings(t0, 3)})
+    assert r.status_code == 503 and r["Retry-After"]
+    assert "nothing was stored" in r.json()["detail"]  # the transaction was rolled back with the COPY
