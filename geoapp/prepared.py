@@ -3,7 +3,7 @@
 Django binds parameters on the client (psycopg's `ClientCursor`): each statement reaches
 PostgreSQL as new text to parse and plan. For ingestion's short, fixed statements the planning
 costs as much as the work (the lock statement: ~0.5 of its ~1 ms, measured with
-bench/bench_tracking.py), and a batch upload runs five of them. Here they run on a cursor of
+bench/bench_tracking.py), and an upload runs five or six of them. Here they run on a cursor of
 the same connection and transaction that binds on the server and prepares each statement once
 per connection: psycopg keeps the prepared names per connection and the pool keeps the
 connections, so later uploads only send the parameters.
@@ -15,7 +15,7 @@ rows arrive when first fetched. Statements of other code in the block (Django's 
 join the pipeline.
 
 Errors come out as Django's (`IntegrityError`, `OperationalError`, ...), as from
-`connection.cursor()`, so the 503 middleware and the pipeline's retry see them. Statements
+`connection.cursor()`, so the 503 middleware and the ingestion's retry see them. Statements
 here must be written for server-side binding: a parameter whose type PostgreSQL cannot infer
 needs a cast (`%s::int4[]`).
 """
@@ -83,7 +83,3 @@ class PreparedCursor:
 
     def fetchall(self) -> list[tuple]:
         return self._raw.fetchall()
-
-    @property
-    def rowcount(self) -> int:
-        return self._raw.rowcount
