@@ -8,12 +8,6 @@ the same connection and transaction that binds on the server and prepares each s
 per connection: psycopg keeps the prepared names per connection and the pool keeps the
 connections, so later uploads only send the parameters.
 
-`pipeline()` sends the statements of its block without waiting for each answer (psycopg's
-pipeline mode): they still run one after another on the server, each with a snapshot of its
-own, but cost one round trip together, and the caller can compute while they run; a statement's
-rows arrive when first fetched. Statements of other code in the block (Django's cursors too)
-join the pipeline.
-
 Errors come out as Django's (`IntegrityError`, `OperationalError`, ...), as from
 `connection.cursor()`, so the 503 middleware and the ingestion's retry see them. Statements
 here must be written for server-side binding: a parameter whose type PostgreSQL cannot infer
@@ -37,34 +31,6 @@ def cursor() -> Iterator[PreparedCursor]:
     connection.validate_no_broken_transaction()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as raw:
         yield PreparedCursor(raw)
-
-
-@contextmanager
-def pipeline() -> Iterator[Pipelined]:
-    """Statements sent in the block go out at once; an error surfaces at the next fetch or at the end."""
-    connection.ensure_connection()
-    connection.validate_no_broken_transaction()
-    conn = connection.connection
-    cursors: list[psycopg.Cursor] = []
-    with connection.wrap_database_errors:
-        try:
-            with conn.pipeline():
-                yield Pipelined(conn, cursors)
-        finally:
-            for raw in cursors:
-                raw.close()
-
-
-class Pipelined:
-    def __init__(self, conn: psycopg.Connection, cursors: list[psycopg.Cursor]):
-        self._conn = conn
-        self._cursors = cursors
-
-    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> PreparedCursor:
-        """Send one prepared statement; fetch its rows from the cursor returned, in the block."""
-        raw = psycopg.Cursor(self._conn)
-        self._cursors.append(raw)
-        return PreparedCursor(raw).execute(sql, params)
 
 
 class PreparedCursor:

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 from django.conf import settings
-from pyproj import Transformer
 from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
+
+from geoapp.projection import to_metric_transformer
 
 from .models import Generation, Kecamatan, Kelurahan
 
@@ -39,7 +40,7 @@ class BoundaryIndex:
             shapely.prepare(g)
         self.tree = STRtree(self.geoms)
         self.tolerance = settings.BOUNDARIES_GAP_TOLERANCE_M if gap_tolerance_m is None else gap_tolerance_m
-        self._to_metric = Transformer.from_crs(settings.STORAGE_SRID, settings.METRIC_SRID, always_xy=True)
+        self._to_metric = to_metric_transformer()
         self._metric = np.array([shapely.transform(g, self._project) for g in self.geoms], dtype=object)
         self._metric_tree = STRtree(self._metric)
 

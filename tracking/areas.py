@@ -17,29 +17,26 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
-from django.conf import settings
 from django.db.models import Count, Max
-from pyproj import Transformer
 from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
 
+from geoapp.projection import to_metric_transformer
 from kecamatan_boundaries.lookup import BoundaryIndex, kecamatan_index
 
 from . import settings as ts
 from .models import Geofence
 
-_to_metric = Transformer.from_crs(settings.STORAGE_SRID, settings.METRIC_SRID, always_xy=True)
-
 
 def to_metric(lons: np.ndarray, lats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """EPSG:4326 -> UTM 48S (metres), vectorised."""
-    x, y = _to_metric.transform(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
+    x, y = to_metric_transformer().transform(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
     return np.asarray(x), np.asarray(y)
 
 
 def _metric_geom(geom: BaseGeometry) -> BaseGeometry:
     def project(coords: np.ndarray) -> np.ndarray:
-        x, y = _to_metric.transform(coords[:, 0], coords[:, 1])
+        x, y = to_metric_transformer().transform(coords[:, 0], coords[:, 1])
         return np.column_stack([x, y])
 
     return shapely.transform(geom, project)
@@ -207,18 +204,10 @@ class Located:
     kecamatan_codes: list[str | None]
     geofence_ids: list[tuple[int, ...]]  # sorted
 
-    def take(self, keep: np.ndarray) -> Located:
-        """The fixes where the boolean mask `keep` is set."""
-        if keep.all():
-            return self
-        idx = np.flatnonzero(keep).tolist()
-        return Located([self.kecamatan_codes[i] for i in idx], [self.geofence_ids[i] for i in idx])
-
 
 def locate(lons: np.ndarray, lats: np.ndarray, indexes: Indexes) -> Located:
     """Kecamatan by `kecamatan_codes` (the boundary index's polygons), geofences by one STRtree
-    query, for many fixes at once; no database query (the pipeline runs it while its statements
-    are on their way)."""
+    query, for many fixes at once; no database query."""
     lon_a = np.asarray(lons, dtype=float)
     lat_a = np.asarray(lats, dtype=float)
     return Located(kecamatan_codes.locate(lon_a, lat_a, indexes.kecamatan), indexes.geofences.locate_many(lon_a, lat_a))

@@ -11,23 +11,27 @@ takes every accepted fix; the latest position only moves forward.
 
 Cost (a batch of 1000 is one phone's buffer; see bench/bench_tracking.py): the fixes travel as
 numpy columns (`FixBatch`), never as 1000 Python objects; the whole request is a handful of
-prepared statements (geoapp/prepared.py: planned once per connection) in three round trips
-whatever its size, and the Python work runs while the database works:
-  1. reads, sent together: the lock (one statement locks the supervisor's row, so two uploads of
-     one phone or supervisor queue up, stamps `last_seen_at` once a minute and reads the device's
-     current token and revocation, the assigned area and the shifts), the latest position in a
-     statement of its own (one that waited for the lock would see it as it was before the upload
-     it waited for), and the history around the batch: the previous stored fix (speed filter)
-     and which of the batch's times are already stored (duplicates), in one UNION ALL on the
-     primary key. The fixes' kecamatan and geofences are looked up meanwhile;
-  2. one binary COPY straight into the partitioned history, its payload built with numpy and
-     sent whole; the latest position, its events and presence are worked out while PostgreSQL
-     inserts the rows. Under the lock, step 1 is exact, so the COPY cannot meet a duplicate.
-     Should anything else have written the same key, the transaction is retried once through a
-     temporary staging table and INSERT ... ON CONFLICT DO NOTHING RETURNING (measured: staging
-     + INSERT costs ~1.5-2x a direct COPY in the database);
-  3. writes, sent together: drop counters, the latest position's UPDATE and the relay's row;
-     events and a presence change (rare) after them.
+statements whatever its size; those on small tables are prepared (geoapp/prepared.py: planned once
+per connection):
+  1. the lock: one statement locks the supervisor's row (so two uploads of one phone or
+     supervisor queue up), stamps the device's `last_seen_at` once a minute and reads its current
+     token and revocation, the assigned area and the shifts; then the latest position in a
+     statement of its own (one that waited for the lock would see it as it was before the
+     upload it waited for);
+  2. history around the batch: the previous stored fix (speed filter) and which of the batch's
+     times are already stored (duplicates), in one UNION ALL on the primary key. Not prepared:
+     a generic plan on the partitioned table would lock every partition at each run;
+  3. one binary COPY straight into the partitioned history, its payload built with numpy. Under
+     the lock, step 2 is exact, so the COPY cannot meet a duplicate. Should anything else have
+     written the same key, the transaction is retried once through a temporary staging table and
+     INSERT ... ON CONFLICT DO NOTHING RETURNING (measured: staging + INSERT costs ~1.5-2x a
+     direct COPY in the database);
+  4. the latest position: one UPDATE (or INSERT), events in one bulk insert, drop counters in one
+     statement and presence only when something changed.
+Pipelining these round trips (psycopg's pipeline mode) and running Python while the COPY was in
+flight made the single-stream bench faster but the server under load much slower (requests
+hold their connection and the supervisor's lock longer while threads wait for the GIL):
+`make loadtest` decides such changes, not the bench alone.
 Signals (`position_updated`, `presence_changed`) go out once per batch, after commit, with
 the final position, so the receivers of other apps run once per batch, never per fix.
 """
@@ -36,8 +40,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import chain
@@ -47,7 +49,6 @@ import numpy as np
 from django.contrib.gis.geos import Point
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from psycopg.copy import LibpqWriter
 
 from geoapp import prepared, relay
 from geoapp.signals import send_logged
@@ -335,7 +336,7 @@ def _history_from(rows: list[tuple], params: dict, fixes: FixBatch) -> tuple[tup
     prev = next(((to_us(t), x, y) for dup, t, x, y in rows if not dup), None)
     stored = [t for dup, t, _x, _y in rows if dup]
     if len(stored) >= params["limit"]:
-        with prepared.cursor() as cur:
+        with connection.cursor() as cur:
             cur.execute(STORED_AMONG_SQL, {**params, "times": fixes.time_us.tolist()})
             stored = [row[0] for row in cur.fetchall()]
     return prev, np.array([to_us(t) for t in stored], dtype=np.int64)
@@ -492,25 +493,15 @@ def _stream_by_rows(rec: np.ndarray, fixes: FixBatch, enriched: Enriched, sparse
     return b"".join(chain.from_iterable(zip(heads, *tails, strict=True)))
 
 
-@dataclass
-class _Stored:
-    inserted: set[int] | None = None  # staged only: the device times (µs) actually inserted
+def _store(columns: str, payload: bytes, staged: bool) -> set[int] | None:
+    """COPY the rows into the history. Direct: returns None (every row is new, checked under lock).
 
-
-@contextmanager
-def _storing(columns: str, payload: bytes, staged: bool) -> Iterator[_Stored]:
-    """COPY the rows into the history; the block runs while PostgreSQL inserts them.
-
-    The whole payload is flushed to the server before the block, so the server parses and
-    inserts the rows while the caller works out the latest position; the COPY ends after it
-    (and its error, a conflict say, is raised then). Direct: every row is new (checked under the
-    lock). Staged (the retry after an unexpected conflict): COPY into a temporary table, then
-    INSERT ... ON CONFLICT DO NOTHING RETURNING; `inserted` says which rows went in.
+    Staged (the retry after an unexpected conflict): COPY into a temporary table, then
+    INSERT ... ON CONFLICT DO NOTHING RETURNING; returns the device times (µs) actually inserted.
+    COPY is psycopg's own cursor method: wrapped here so that its errors come out as Django's (a
+    restart mid-COPY is an OperationalError: 503 and a retry, not a 500; a key conflict an
+    IntegrityError: the staged retry).
     """
-    stored = _Stored()
-    # COPY is psycopg's own cursor method: wrapped here so that its errors come out as Django's (a
-    # restart mid-COPY is an OperationalError: 503 and a retry, not a 500; a key conflict an
-    # IntegrityError: the staged retry).
     with connection.cursor() as cur, connection.wrap_database_errors:
         if staged:
             cur.execute(
@@ -518,16 +509,15 @@ def _storing(columns: str, payload: bytes, staged: bool) -> Iterator[_Stored]:
             )
             cur.execute("TRUNCATE tracking_ping_staging")
         target = "tracking_ping_staging" if staged else "tracking_ping"
-        writer = LibpqWriter(cur.cursor, flush_threshold=0)  # wait until each block is sent
-        with cur.copy(f"COPY {target} ({columns}) FROM STDIN (FORMAT BINARY)", writer=writer) as copy:
+        with cur.copy(f"COPY {target} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.write(payload)
-            yield stored
-        if staged:
-            cur.execute(
-                f"INSERT INTO tracking_ping ({columns}) SELECT {columns} FROM tracking_ping_staging "
-                "ON CONFLICT (device_id, device_time) DO NOTHING RETURNING device_time"
-            )
-            stored.inserted = {to_us(row[0]) for row in cur.fetchall()}
+        if not staged:
+            return None
+        cur.execute(
+            f"INSERT INTO tracking_ping ({columns}) SELECT {columns} FROM tracking_ping_staging "
+            "ON CONFLICT (device_id, device_time) DO NOTHING RETURNING device_time"
+        )
+        return {to_us(row[0]) for row in cur.fetchall()}
 
 
 def _count_drops(device: Device, day: date, reasons: Counter) -> None:
@@ -639,21 +629,23 @@ LATEST_WRITTEN = (
 )  # fmt: skip
 
 
-def _update_latest(pipe: prepared.Pipelined, lp: LatestPosition) -> prepared.PreparedCursor:
-    """Send one UPDATE of every field of the existing row (what `lp.save()` writes, without the
-    ORM's ~1 ms of field preparation and SQL compiling; the model has no save signals). The
-    cursor returns a row if there was one to update."""
-    return pipe.execute(
-        LATEST_UPDATE_SQL,
-        {
-            "supervisor_id": lp.supervisor_id,
-            "device_id": lp.device_id,
-            "x": lp.point.x,
-            "y": lp.point.y,
-            **{name: getattr(lp, name) for name in LATEST_WRITTEN},
-            "geofence_ids": list(lp.geofence_ids),
-        },
-    )
+def _update_latest(lp: LatestPosition) -> bool:
+    """Write every field of the existing row in one UPDATE (what `lp.save()` writes, without the
+    ORM's ~1 ms of field preparation and SQL compiling; the model has no save signals).
+    False when there is no row to update."""
+    with prepared.cursor() as cur:
+        cur.execute(
+            LATEST_UPDATE_SQL,
+            {
+                "supervisor_id": lp.supervisor_id,
+                "device_id": lp.device_id,
+                "x": lp.point.x,
+                "y": lp.point.y,
+                **{name: getattr(lp, name) for name in LATEST_WRITTEN},
+                "geofence_ids": list(lp.geofence_ids),
+            },
+        )
+        return cur.fetchone() is not None
 
 
 @dataclass
@@ -786,28 +778,25 @@ class _Written:
 
 
 def _write(device: Device, fixes: FixBatch, result: IngestResult, source: str, now: datetime, staged: bool) -> _Written:
-    """Everything after the per-fix filters, in one transaction under the device/supervisor lock.
-
-    Three round trips in the usual case, with the Python work in between overlapped with the
-    database's: (1) lock, latest position and history go out together while the fixes are
-    located; (2) the COPY is sent whole, and the latest position, events and presence are worked
-    out while PostgreSQL inserts it; (3) drop counters, the latest position's UPDATE and the
-    relay's row go out together. Events and a presence change (rare) are written after.
-    """
+    """Everything after the per-fix filters, in one transaction under the supervisor's lock."""
     speed = ts.filter_speed()
-    indexes = Indexes.current() if len(fixes) else None  # may check the database: before the pipeline
-    with prepared.pipeline() as pipe:
-        lock = pipe.execute(LOCK_SQL, _lock_params(device, now))
-        latest = pipe.execute(LATEST_SQL, [device.pk])
-        history_params = _history_params(device, fixes, want_previous=speed) if len(fixes) else None
-        history = pipe.execute(HISTORY_SQL, history_params) if history_params else None
-        located = locate(fixes.lon, fixes.lat, indexes) if indexes else None  # while they run
-        locked = _locked_from(device, lock.fetchone(), latest.fetchone())
-        history_rows = history.fetchall() if history else []
+    with prepared.cursor() as cur:
+        locked = _locked_from(
+            device,
+            cur.execute(LOCK_SQL, _lock_params(device, now)).fetchone(),
+            cur.execute(LATEST_SQL, [device.pk]).fetchone(),
+        )
+    history_params = _history_params(device, fixes, want_previous=speed) if len(fixes) else None
+    history_rows = []
+    if history_params:
+        # Not prepared: on the partitioned history a generic plan would lock every partition at
+        # each run (PostgreSQL 15), where a plan made for these times touches one or two.
+        with connection.cursor() as cur:
+            cur.execute(HISTORY_SQL, history_params)
+            history_rows = cur.fetchall()
     out = _Written()
     new = fixes
     enriched = Enriched([], [], [])
-    plan: _LatestPlan | None = None
     if len(fixes):
         prev, stored_before = _history_from(history_rows, history_params, fixes)
         keep = np.ones(len(fixes), dtype=bool)
@@ -821,13 +810,13 @@ def _write(device: Device, fixes: FixBatch, result: IngestResult, source: str, n
         keep &= ~seen
         new = fixes.take(keep)
         if len(new):
-            enriched = judge_area(located.take(keep), new.lon, new.lat, new.accuracy, locked.area, indexes.geofences)
+            indexes = Indexes.current()
+            located = locate(new.lon, new.lat, indexes)
+            enriched = judge_area(located, new.lon, new.lat, new.accuracy, locked.area, indexes.geofences)
             columns, payload = _copy_payload(device, locked.supervisor_id, new, enriched, source, now)
-            with _storing(columns, payload, staged) as stored:
-                if not staged:
-                    plan = _plan_latest(locked, device, new, enriched, now)  # while the rows go in
-            if stored.inserted is not None and len(stored.inserted) < len(new):  # conflicts are duplicates
-                got = np.isin(new.time_us, np.fromiter(stored.inserted, dtype=np.int64, count=len(stored.inserted)))
+            inserted = _store(columns, payload, staged)
+            if inserted is not None and len(inserted) < len(new):  # staged: conflicts are duplicates
+                got = np.isin(new.time_us, np.fromiter(inserted, dtype=np.int64, count=len(inserted)))
                 out.duplicates += new.index[~got].tolist()
                 enriched = Enriched(
                     [k for k, g in zip(enriched.kecamatan_codes, got, strict=True) if g],
@@ -837,23 +826,18 @@ def _write(device: Device, fixes: FixBatch, result: IngestResult, source: str, n
                 new = new.take(got)
         out.stored = new.index.tolist()
         out.mock = new.index[new.mock].tolist()
-    if plan is None:
-        plan = _plan_latest(locked, device, new, enriched, now) if len(new) else _LatestPlan(locked.latest)
+    plan = _plan_latest(locked, device, new, enriched, now) if len(new) else _LatestPlan(locked.latest)
     judged = _judge_presence(locked, plan.lp, now)
     reasons = Counter(p.reason for p in result.dropped + out.speed_dropped)
     n_duplicates = len(result.duplicates) + len(out.duplicates)
     if n_duplicates:
         reasons[DUPLICATE] += n_duplicates
-    with prepared.pipeline() as pipe:
-        _count_drops(device, timezone.localdate(now), reasons)
-        updated = _update_latest(pipe, plan.lp) if plan.moved and plan.previous_time is not None else None
-        if plan.moved:
-            _announce(plan)
-        if updated is not None and updated.fetchone() is None:
-            updated = None
-            plan.previous_time = None  # gone meanwhile: inserted again below, as Django's save would
-    if plan.moved and updated is None:
-        plan.lp.save(force_insert=True)
+    _count_drops(device, timezone.localdate(now), reasons)
+    if plan.moved:
+        if plan.previous_time is None or not _update_latest(plan.lp):
+            plan.previous_time = None  # none before, or gone meanwhile: inserted, as Django's save would
+            plan.lp.save(force_insert=True)
+        _announce(plan)
     elif plan.mock_only:
         LatestPosition.objects.filter(pk=locked.supervisor_id).update(last_mock_at=plan.lp.last_mock_at)
     if plan.events:

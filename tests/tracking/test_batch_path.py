@@ -372,12 +372,9 @@ def test_copy_payload_by_runs_equals_row_by_row(seed):
 def test_the_latest_position_update_writes_every_field_as_save_would(city, t0):
     from django.contrib.gis.geos import Point
 
-    from geoapp import prepared
     from tracking.models import LatestPosition
 
-    def updated(lp) -> bool:
-        with prepared.pipeline() as pipe:
-            return pipeline._update_latest(pipe, lp).fetchone() is not None
+    updated = pipeline._update_latest
 
     columns = {f.column for f in LatestPosition._meta.concrete_fields} - {"supervisor_id"}
     assert all(f"{c} = " in pipeline.LATEST_UPDATE_SQL for c in columns)  # a new field must be written too
