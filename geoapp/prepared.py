@@ -3,10 +3,14 @@
 Django binds parameters on the client (psycopg's `ClientCursor`): each statement reaches
 PostgreSQL as new text to parse and plan. For ingestion's short, fixed statements the planning
 costs as much as the work (the lock statement: ~0.5 of its ~1 ms, measured with
-bench/bench_tracking.py), and an upload runs five or six of them. Here they run on a cursor of
+bench/bench_tracking.py), and an upload runs four or five of them. Here they run on a cursor of
 the same connection and transaction that binds on the server and prepares each statement once
 per connection: psycopg keeps the prepared names per connection and the pool keeps the
 connections, so later uploads only send the parameters.
+
+Only for statements on small tables: on the partitioned ping history a prepared statement ends
+up with a generic plan, which locks every partition on each run (PostgreSQL 15) where a plan for
+the given times touches one or two; under concurrent uploads that queued on the lock manager.
 
 Errors come out as Django's (`IntegrityError`, `OperationalError`, ...), as from
 `connection.cursor()`, so the 503 middleware and the ingestion's retry see them. Statements
