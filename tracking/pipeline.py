@@ -55,7 +55,7 @@ from geoapp.signals import send_logged
 
 from . import partitions, presence
 from . import settings as ts
-from .areas import AssignedArea, Enriched, Indexes, geofence_index, judge_area, locate, to_metric
+from .areas import AssignedArea, Enriched, enrich, geofence_index, to_metric
 from .models import Device, EventKind, Geofence, LatestPosition, TrackingEvent
 from .protocols import BadToken, Fix, FixBatch, Problem, RevokedDevice, UnknownDevice, from_us, to_us
 from .signals import POSITION, position_updated
@@ -521,8 +521,7 @@ def _store(columns: str, payload: bytes, staged: bool) -> set[int] | None:
 
 
 def _count_drops(device: Device, day: date, reasons: Counter) -> None:
-    """Add to the per-day drop counters in one statement (none when nothing was dropped; prepared,
-    so in the pipeline's write block it goes out with the others)."""
+    """Add to the per-day drop counters in one statement (none when nothing was dropped)."""
     if not reasons:
         return
     with prepared.cursor() as cur:
@@ -664,8 +663,8 @@ def _plan_latest(
 ) -> _LatestPlan:
     """Move the latest position forward through the newly stored fixes, in time order, with events.
 
-    `walk` over plain lists; model objects only for the events and the final row. No query: it
-    runs while PostgreSQL inserts the batch.
+    `walk` over plain lists; model objects only for the events and the final row. No query: the
+    caller writes the plan (one UPDATE or INSERT, one bulk insert of events).
     """
     lp = locked.latest
     sid = locked.supervisor_id
@@ -810,9 +809,7 @@ def _write(device: Device, fixes: FixBatch, result: IngestResult, source: str, n
         keep &= ~seen
         new = fixes.take(keep)
         if len(new):
-            indexes = Indexes.current()
-            located = locate(new.lon, new.lat, indexes)
-            enriched = judge_area(located, new.lon, new.lat, new.accuracy, locked.area, indexes.geofences)
+            enriched = enrich(new.lon, new.lat, new.accuracy, locked.area)
             columns, payload = _copy_payload(device, locked.supervisor_id, new, enriched, source, now)
             inserted = _store(columns, payload, staged)
             if inserted is not None and len(inserted) < len(new):  # staged: conflicts are duplicates
