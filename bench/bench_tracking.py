@@ -291,9 +291,9 @@ def concurrent(args: argparse.Namespace, fleet: Fleet, base_ak: datetime, base_b
     for proc in servers:
         proc.start()
     clients = [KeepAlive("127.0.0.1", ports.get(timeout=30)) for _ in range(k)]
-    for c in clients:  # warm each server: indexes, auth cache, prepared statements
-        for body, headers in bodies[clients.index(c)][:1]:
-            assert c.request("POST", "/api/tracking/pings/", body, headers)[0] == 200
+    for t, client in enumerate(clients):  # warm each server with its first body: indexes, auth cache
+        body, headers = bodies[t][0]
+        assert client.request("POST", "/api/tracking/pings/", body, headers)[0] == 200
     lat = {"aK": [], "bK": []}
     took = {"aK": 0.0, "bK": 0.0}
     done = {"aK": 0, "bK": 0}

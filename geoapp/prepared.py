@@ -53,3 +53,7 @@ class PreparedCursor:
 
     def fetchall(self) -> list[tuple]:
         return self._raw.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return self._raw.rowcount

@@ -141,8 +141,8 @@ class _KecamatanCodes:
         self._source: BoundaryIndex | None = None
         self._bounds = np.empty((0, 4))
 
-    def locate(self, lons: np.ndarray, lats: np.ndarray, index: BoundaryIndex | None = None) -> list[str | None]:
-        index = index or kecamatan_index.get()
+    def locate(self, lons: np.ndarray, lats: np.ndarray) -> list[str | None]:
+        index = kecamatan_index.get()
         with self._lock:
             if index is not self._source:
                 self._bounds = shapely.bounds(index.geoms)
@@ -184,57 +184,20 @@ class Enriched:
     in_area: list[bool]
 
 
-@dataclass(frozen=True)
-class Indexes:
-    """The kecamatan and geofence indexes as of now. Taking them may ask the database whether they
-    are stale (at most every `recheck_s`); using them never does."""
-
-    kecamatan: BoundaryIndex
-    geofences: GeofenceIndex
-
-    @classmethod
-    def current(cls) -> Indexes:
-        return cls(kecamatan_index.get(), geofence_index.get())
-
-
-@dataclass
-class Located:
-    """Where each fix is, before any supervisor's area is known: kecamatan code and geofences."""
-
-    kecamatan_codes: list[str | None]
-    geofence_ids: list[tuple[int, ...]]  # sorted
-
-
-def locate(lons: np.ndarray, lats: np.ndarray, indexes: Indexes) -> Located:
-    """Kecamatan by `kecamatan_codes` (the boundary index's polygons), geofences by one STRtree
-    query, for many fixes at once; no database query."""
-    lon_a = np.asarray(lons, dtype=float)
-    lat_a = np.asarray(lats, dtype=float)
-    return Located(kecamatan_codes.locate(lon_a, lat_a, indexes.kecamatan), indexes.geofences.locate_many(lon_a, lat_a))
-
-
 def enrich(lons: np.ndarray, lats: np.ndarray, accuracies: np.ndarray, area: AssignedArea) -> Enriched:
-    """Kecamatan, geofences and area membership (with the accuracy margin) of each fix, vectorised."""
-    indexes = Indexes.current()
-    return judge_area(locate(lons, lats, indexes), lons, lats, accuracies, area, indexes.geofences)
+    """Kecamatan, geofences and area membership (with the accuracy margin) of each fix, vectorised.
 
-
-def judge_area(
-    located: Located,
-    lons: np.ndarray,
-    lats: np.ndarray,
-    accuracies: np.ndarray,
-    area: AssignedArea,
-    gf_index: GeofenceIndex,
-) -> Enriched:
-    """Area membership of located fixes: inside when in an assigned kecamatan or geofence, or when the
-    fix's error circle (its accuracy, capped) touches one. The margin test runs only for fixes
+    Kecamatan by `kecamatan_codes` (the boundary index's polygons), geofences by one STRtree
+    query; the margin test runs only for fixes
     outside the area with a known accuracy (NaN = unknown), as one vectorised `dwithin` per
-    assigned shape."""
+    assigned shape.
+    """
     lon_a = np.asarray(lons, dtype=float)
     lat_a = np.asarray(lats, dtype=float)
     acc_a = np.asarray(accuracies, dtype=float)
-    kec, gfs = located.kecamatan_codes, located.geofence_ids
+    kec = kecamatan_codes.locate(lon_a, lat_a)
+    gf_index = geofence_index.get()
+    gfs = gf_index.locate_many(lon_a, lat_a)
     codes, fences = area.kecamatan_codes, area.geofence_ids
     inside = np.fromiter(map(codes.__contains__, kec), dtype=bool, count=len(kec))
     if fences:

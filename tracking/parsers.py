@@ -39,6 +39,9 @@ def _is_utf8(parser_context: dict | None) -> bool:
         return False
 
 
+_UNREAD = object()  # a fast reader's "not mine": JSON's null is a value
+
+
 class FastJSONParser(JSONParser):
     """`JSONParser` with orjson for the bodies it reads identically (see the module docstring)."""
 
@@ -46,23 +49,25 @@ class FastJSONParser(JSONParser):
         if not _is_utf8(parser_context):
             return super().parse(stream, media_type, parser_context)
         raw = stream.read()
+        data = self.read_fast(raw)
+        if data is _UNREAD:
+            return super().parse(io.BytesIO(raw), media_type, parser_context)
+        return data
+
+    def read_fast(self, raw: bytes):
+        """The body read without DRF's parser, or _UNREAD when only DRF's reads it right."""
         if not _has_long_number(raw):
             try:
                 return orjson.loads(raw)
             except orjson.JSONDecodeError:
                 pass
-        return super().parse(io.BytesIO(raw), media_type, parser_context)
+        return _UNREAD
 
 
 class NativeBatchParser(FastJSONParser):
     """For the native batch endpoint: a phone's batch straight into columns (`decode_native_json`),
     every other body as `FastJSONParser` reads it."""
 
-    def parse(self, stream, media_type=None, parser_context=None):
-        if not _is_utf8(parser_context):
-            return super().parse(stream, media_type, parser_context)
-        raw = stream.read()
+    def read_fast(self, raw: bytes):
         decoded = decode_native_json(raw)
-        if decoded is not None:
-            return decoded
-        return super().parse(io.BytesIO(raw), media_type, parser_context)
+        return decoded if decoded is not None else super().read_fast(raw)

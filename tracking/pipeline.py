@@ -222,8 +222,7 @@ FOR UPDATE OF s
 LATEST_SQL = """
 SELECT device_id, ST_X(point), ST_Y(point), device_time, received_at, accuracy, speed, heading, battery, mock,
        kecamatan_code, geofence_ids, in_area, outside_since, outside_count, area_confirmed_out, last_mock_at
-FROM tracking_latestposition
-WHERE supervisor_id = (SELECT supervisor_id FROM tracking_device WHERE id = %s)
+FROM tracking_latestposition WHERE supervisor_id = %s
 """
 LP_FIELDS = (
     "device_time", "received_at", "accuracy", "speed", "heading", "battery", "mock", "kecamatan_code",
@@ -247,22 +246,24 @@ def _clock(value: str | None) -> time | None:
     return None if value is None else time.fromisoformat(value)
 
 
-def _lock_params(device: Device, now: datetime) -> dict:
-    """The supervisor's row is the lock (every device of theirs queues behind it); the device's
-    `last_seen_at` is stamped only when older than TRACKING_LAST_SEEN_EVERY_S, so most uploads
-    write no device row (a row version, WAL and vacuum work each time otherwise)."""
+def _lock(device: Device, now: datetime) -> _Locked:
+    """Lock the supervisor (every device of theirs queues behind it) and re-check the device's right to
+    send. The device's `last_seen_at` is stamped only when older than TRACKING_LAST_SEEN_EVERY_S, so
+    most uploads write no device row (a row version, WAL and vacuum work each time otherwise)."""
     day = presence.wib_date(now)
-    return {
+    params = {
         "now": now,
         "stamp_before": now - timedelta(seconds=ts.last_seen_every_s()),
         "device": device.pk,
         "first": day - timedelta(days=1),
         "last": day,
     }
-
-
-def _locked_from(device: Device, row: tuple | None, lp_row: tuple | None) -> _Locked:
-    """What LOCK_SQL and LATEST_SQL read, re-checking the device's right to send."""
+    with prepared.cursor() as cur:  # small tables: prepared (geoapp/prepared.py)
+        cur.execute(LOCK_SQL, params)
+        row = cur.fetchone()
+        if row is not None:
+            cur.execute(LATEST_SQL, [row[0]])
+            lp_row = cur.fetchone()
     if row is None:
         raise UnknownDevice(f"unknown device {device.device_id!r}: register it first")
     sup_id, active, state, codes, token_hash, revoked_at, fences, weekly, overrides = row[:9]
@@ -311,13 +312,20 @@ WHERE device_id = %(device)s AND device_time BETWEEN %(first)s AND %(last)s
 """
 
 
-def _history_params(device: Device, fixes: FixBatch, want_previous: bool) -> dict:
-    """HISTORY_SQL's parameters: one statement on the primary key (device, time), pruned to the
-    partitions the batch touches, for the previous fix (up to a day back) and the stored times
-    between the batch's first and last fix. A fresh upload finds none; a resent one finds its own."""
+def _history_around(device: Device, fixes: FixBatch, want_previous: bool) -> tuple[tuple | None, np.ndarray]:
+    """(previous stored non-mock fix before the batch's first real fix, times already stored).
+
+    One statement on the primary key (device, time), pruned to the partitions the batch
+    touches: the previous fix (up to a day back) and the stored times between the batch's
+    first and last fix. A fresh upload finds none; a resent one finds its own. Only when the
+    batch spans so much stored history that the range is longer than twice the batch (a stray
+    old fix next to new ones) is the check redone as an exact lookup of the batch's times.
+    Not prepared: on the partitioned history a generic plan would lock every partition at each run
+    (PostgreSQL 15), where a plan made for these times touches one or two.
+    """
     real = fixes.time_us[~fixes.mock]
     before = from_us(real[0]) if want_previous and len(real) else None
-    return {
+    params = {
         "device": device.pk,
         "before": before,
         "since": before - timedelta(days=1) if before else None,
@@ -325,18 +333,12 @@ def _history_params(device: Device, fixes: FixBatch, want_previous: bool) -> dic
         "last": from_us(fixes.time_us[-1]),
         "limit": 2 * len(fixes) + 1,
     }
-
-
-def _history_from(rows: list[tuple], params: dict, fixes: FixBatch) -> tuple[tuple | None, np.ndarray]:
-    """(previous stored non-mock fix before the batch's first real fix, times already stored).
-
-    Only when the batch spans so much stored history that the range holds more than twice the
-    batch (a stray old fix next to new ones) is the check redone as an exact lookup of its times.
-    """
-    prev = next(((to_us(t), x, y) for dup, t, x, y in rows if not dup), None)
-    stored = [t for dup, t, _x, _y in rows if dup]
-    if len(stored) >= params["limit"]:
-        with connection.cursor() as cur:
+    with connection.cursor() as cur:
+        cur.execute(HISTORY_SQL, params)
+        rows = cur.fetchall()
+        prev = next(((to_us(t), x, y) for dup, t, x, y in rows if not dup), None)
+        stored = [t for dup, t, _x, _y in rows if dup]
+        if len(stored) >= params["limit"]:
             cur.execute(STORED_AMONG_SQL, {**params, "times": fixes.time_us.tolist()})
             stored = [row[0] for row in cur.fetchall()]
     return prev, np.array([to_us(t) for t in stored], dtype=np.int64)
@@ -620,12 +622,7 @@ UPDATE tracking_latestposition SET
     geofence_ids = %(geofence_ids)s::int4[], in_area = %(in_area)s, outside_since = %(outside_since)s,
     outside_count = %(outside_count)s, area_confirmed_out = %(area_confirmed_out)s, last_mock_at = %(last_mock_at)s
 WHERE supervisor_id = %(supervisor_id)s
-RETURNING 1
 """
-LATEST_WRITTEN = (
-    "device_time", "received_at", "accuracy", "speed", "heading", "battery", "mock", "kecamatan_code", "in_area",
-    "outside_since", "outside_count", "area_confirmed_out", "last_mock_at",
-)  # fmt: skip
 
 
 def _update_latest(lp: LatestPosition) -> bool:
@@ -644,27 +641,22 @@ def _update_latest(lp: LatestPosition) -> bool:
                 "geofence_ids": list(lp.geofence_ids),
             },
         )
-        return cur.fetchone() is not None
+        return cur.rowcount == 1
 
 
-@dataclass
-class _LatestPlan:
-    """The latest position after a batch, worked out before anything is written."""
-
-    lp: LatestPosition | None  # None: there is none, before or after
-    previous_time: datetime | None = None
-    events: list[TrackingEvent] = field(default_factory=list)
-    moved: bool = False  # a newer real fix moved it: write the row, events and announce
-    mock_only: bool = False  # only newer mock fixes: stamp last_mock_at
+LATEST_WRITTEN = (
+    "device_time", "received_at", "accuracy", "speed", "heading", "battery", "mock", "kecamatan_code", "in_area",
+    "outside_since", "outside_count", "area_confirmed_out", "last_mock_at",
+)  # fmt: skip
 
 
-def _plan_latest(
+def _advance_latest(
     locked: _Locked, device: Device, new: FixBatch, enriched: Enriched, received_at: datetime
-) -> _LatestPlan:
+) -> LatestPosition | None:
     """Move the latest position forward through the newly stored fixes, in time order, with events.
 
-    `walk` over plain lists; model objects only for the events and the final row. No query: the
-    caller writes the plan (one UPDATE or INSERT, one bulk insert of events).
+    `walk` over plain lists; model objects only for the events and the final row, written
+    with one UPDATE (or INSERT) and one bulk insert. Returns the position (None before any).
     """
     lp = locked.latest
     sid = locked.supervisor_id
@@ -676,7 +668,9 @@ def _plan_latest(
         mock_at = from_us(newest_mock)
         lp.last_mock_at = max(mock_at, lp.last_mock_at) if lp.last_mock_at else mock_at
     if not len(real):
-        return _LatestPlan(lp, mock_only=lp is not None and newest_mock is not None)
+        if lp is not None and newest_mock is not None:
+            LatestPosition.objects.filter(pk=sid).update(last_mock_at=lp.last_mock_at)
+        return lp
     previous_time = lp.device_time if lp is not None else None
     track = Track()
     if lp is not None:
@@ -733,23 +727,10 @@ def _plan_latest(
     lp.outside_since = from_us(final.out_since) if final.out_since is not None else None
     lp.outside_count = final.out_count
     lp.area_confirmed_out = final.confirmed
-    return _LatestPlan(lp, previous_time, events, moved=True)
-
-
-def _announce(plan: _LatestPlan) -> None:
-    """Queue `position_updated` for the batch (the worker sends it after commit; inline: on commit)."""
-    sid, position, previous_time = plan.lp.supervisor_id, plan.lp, plan.previous_time
-    relay.send(
-        POSITION,
-        sid,
-        {"previous_time": previous_time.isoformat() if previous_time else None},
-        inline=lambda: send_logged(
-            position_updated, LatestPosition, supervisor_id=sid, position=position, previous_time=previous_time
-        ),
-    )
-
-
-def _save_events(events: list[TrackingEvent]) -> None:
+    if previous_time is None:
+        lp.save(force_insert=True)
+    elif not _update_latest(lp):
+        lp.save()  # gone meanwhile: Django's save inserts it again, as before
     fences = {e.geofence_id for e in events if e.geofence_id is not None}
     if fences:  # a geofence deleted in another process may linger in this one's index for a while
         alive = set(Geofence.objects.filter(pk__in=fences).values_list("pk", flat=True))
@@ -758,13 +739,24 @@ def _save_events(events: list[TrackingEvent]) -> None:
             events = [e for e in events if e.geofence_id is None or e.geofence_id in alive]
     if events:
         TrackingEvent.objects.bulk_create(events)
+    position = lp
+    relay.send(
+        POSITION,
+        sid,
+        {"previous_time": previous_time.isoformat() if previous_time else None},
+        inline=lambda: send_logged(
+            position_updated, LatestPosition, supervisor_id=sid, position=position, previous_time=previous_time
+        ),
+    )
+    return lp
 
 
-def _judge_presence(locked: _Locked, latest: LatestPosition | None, at: datetime) -> presence.Presence:
-    """Presence from the state read under the lock (no query)."""
+def _judge_presence(locked: _Locked, latest: LatestPosition | None, at: datetime) -> None:
+    """Presence from the state read under the lock: no query unless it changed."""
     day = presence.wib_date(at)
     windows = presence.windows_from(locked.weekly, locked.overrides, day - timedelta(days=1), day)
-    return presence.evaluate(locked.supervisor_id, latest, presence.shift_at(windows, at), at)
+    judged = presence.evaluate(locked.supervisor_id, latest, presence.shift_at(windows, at), at)
+    presence.record(judged, current=locked.presence_state, latest=latest)
 
 
 # --- the pipeline ------------------------------------------------------------------------------------
@@ -778,36 +770,21 @@ class _Written:
 
 def _write(device: Device, fixes: FixBatch, result: IngestResult, source: str, now: datetime, staged: bool) -> _Written:
     """Everything after the per-fix filters, in one transaction under the supervisor's lock."""
-    speed = ts.filter_speed()
-    with prepared.cursor() as cur:
-        locked = _locked_from(
-            device,
-            cur.execute(LOCK_SQL, _lock_params(device, now)).fetchone(),
-            cur.execute(LATEST_SQL, [device.pk]).fetchone(),
-        )
-    history_params = _history_params(device, fixes, want_previous=speed) if len(fixes) else None
-    history_rows = []
-    if history_params:
-        # Not prepared: on the partitioned history a generic plan would lock every partition at
-        # each run (PostgreSQL 15), where a plan made for these times touches one or two.
-        with connection.cursor() as cur:
-            cur.execute(HISTORY_SQL, history_params)
-            history_rows = cur.fetchall()
+    locked = _lock(device, now)
     out = _Written()
     new = fixes
     enriched = Enriched([], [], [])
     if len(fixes):
-        prev, stored_before = _history_from(history_rows, history_params, fixes)
-        keep = np.ones(len(fixes), dtype=bool)
+        speed = ts.filter_speed()
+        prev, stored_before = _history_around(device, fixes, want_previous=speed)
         if speed:
             drop = _speed_drops(fixes, prev)
             if drop.any():
                 out.speed_dropped = [Problem(i, SPEED) for i in fixes.index[drop].tolist()]
-                keep &= ~drop
-        seen = keep & np.isin(fixes.time_us, stored_before)
+                fixes = fixes.take(~drop)
+        seen = np.isin(fixes.time_us, stored_before)
         out.duplicates = fixes.index[seen].tolist()
-        keep &= ~seen
-        new = fixes.take(keep)
+        new = fixes.take(~seen)
         if len(new):
             enriched = enrich(new.lon, new.lat, new.accuracy, locked.area)
             columns, payload = _copy_payload(device, locked.supervisor_id, new, enriched, source, now)
@@ -823,23 +800,13 @@ def _write(device: Device, fixes: FixBatch, result: IngestResult, source: str, n
                 new = new.take(got)
         out.stored = new.index.tolist()
         out.mock = new.index[new.mock].tolist()
-    plan = _plan_latest(locked, device, new, enriched, now) if len(new) else _LatestPlan(locked.latest)
-    judged = _judge_presence(locked, plan.lp, now)
     reasons = Counter(p.reason for p in result.dropped + out.speed_dropped)
     n_duplicates = len(result.duplicates) + len(out.duplicates)
     if n_duplicates:
         reasons[DUPLICATE] += n_duplicates
     _count_drops(device, timezone.localdate(now), reasons)
-    if plan.moved:
-        if plan.previous_time is None or not _update_latest(plan.lp):
-            plan.previous_time = None  # none before, or gone meanwhile: inserted, as Django's save would
-            plan.lp.save(force_insert=True)
-        _announce(plan)
-    elif plan.mock_only:
-        LatestPosition.objects.filter(pk=locked.supervisor_id).update(last_mock_at=plan.lp.last_mock_at)
-    if plan.events:
-        _save_events(plan.events)
-    presence.record(judged, current=locked.presence_state, latest=plan.lp)
+    latest = _advance_latest(locked, device, new, enriched, now) if len(new) else locked.latest
+    _judge_presence(locked, latest, now)
     return out
 
 

@@ -185,7 +185,7 @@ def test_a_conflict_on_the_direct_copy_is_retried_through_on_conflict(city, t0, 
     assert native(sup, {"pings": pings(t0, 5)}).json()["stored"] == 5
     # Pretend the duplicate check saw nothing (as if another writer slipped in without the lock):
     # the direct COPY meets the primary key, and the batch is stored through the staging table.
-    monkeypatch.setattr(pipeline, "_history_from", lambda rows, params, fixes: (None, np.array([], dtype=np.int64)))
+    monkeypatch.setattr(pipeline, "_history_around", lambda device, fixes, want_previous: (None, np.array([])))
     r = native(sup, {"pings": pings(t0, 8)})
     assert r.status_code == 200
     assert (r.json()["stored"], r.json()["duplicates"]) == (3, 5)
@@ -374,8 +374,6 @@ def test_the_latest_position_update_writes_every_field_as_save_would(city, t0):
 
     from tracking.models import LatestPosition
 
-    updated = pipeline._update_latest
-
     columns = {f.column for f in LatestPosition._meta.concrete_fields} - {"supervisor_id"}
     assert all(f"{c} = " in pipeline.LATEST_UPDATE_SQL for c in columns)  # a new field must be written too
     sup = make_supervisor()
@@ -387,7 +385,7 @@ def test_the_latest_position_update_writes_every_field_as_save_would(city, t0):
         lp.accuracy, lp.speed, lp.heading, lp.battery, lp.mock = accuracy, 1.5, None, 80.0, False
         lp.kecamatan_code, lp.geofence_ids, lp.in_area = "", fences, False
         lp.outside_since, lp.outside_count, lp.area_confirmed_out, lp.last_mock_at = t0, 4, True, t0
-        assert updated(lp)
+        assert pipeline._update_latest(lp)
         got = LatestPosition.objects.get(pk=sup.pk)
         for f in LatestPosition._meta.concrete_fields:
             if f.name == "point":
@@ -395,10 +393,10 @@ def test_the_latest_position_update_writes_every_field_as_save_would(city, t0):
             else:
                 assert getattr(got, f.attname) == getattr(lp, f.attname), f.name
     LatestPosition.objects.filter(pk=sup.pk).delete()
-    assert not updated(lp)
+    assert not pipeline._update_latest(lp)
 
 
-def test_a_devices_last_seen_is_stamped_at_most_once_a_minute(city, t0, settings):
+def test_a_devices_last_seen_is_stamped_at_most_once_a_minute(city, t0):
     sup = make_supervisor()
     assert native(sup, {"pings": pings(t0, 1)}).status_code == 200
     first = Device.objects.get(pk=sup.device.pk).last_seen_at
