@@ -207,39 +207,44 @@ def relay_mode(value: str):
         settings.GEOAPP_RELAY = saved
 
 
-def profile(fleet: Fleet, base: datetime) -> None:
-    """Warm requests through Django's full stack in process, profiled (five phones, second batch each)."""
+def profile(fleet: Fleet, base: datetime, count: int = 20) -> None:
+    """Warm requests through Django's full stack in process, relayed to the worker as (b) is,
+    profiled: each phone's first buffer warms, the next `count` buffers are profiled (their
+    bodies built before the profiler starts)."""
     from django.test import Client
 
     client = Client()
 
-    def request(b: int) -> None:
+    def prepare(b: int) -> tuple[bytes, dict]:
         phone, start, path = fleet.batch(b, base)
-        body = fleet.body(start, path)
-        r = client.post(
-            "/api/tracking/pings/", body, content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {phone.token}", HTTP_X_DEVICE_ID=phone.device_id,
-        )  # fmt: skip
+        return fleet.body(start, path), {"HTTP_AUTHORIZATION": f"Bearer {phone.token}",
+                                         "HTTP_X_DEVICE_ID": phone.device_id}  # fmt: skip
+
+    def request(body: bytes, headers: dict) -> None:
+        r = client.post("/api/tracking/pings/", body, content_type="application/json", **headers)
         assert r.status_code == 200 and r.json()["stored"] == BATCH, r.content[:300]
 
-    for b in range(5):
-        request(b)  # warm: indexes, caches, partitions, connection
-    try:
-        from pyinstrument import Profiler
-    except ImportError:
-        import cProfile
-        import pstats
+    with relay_mode("worker"):
+        for b in range(len(fleet.phones)):
+            request(*prepare(b))  # warm: indexes, caches, partitions, connection
+        todo = [prepare(len(fleet.phones) + b) for b in range(count)]
+        try:
+            from pyinstrument import Profiler
+        except ImportError:
+            import cProfile
+            import pstats
 
-        prof = cProfile.Profile()
-        for b in range(5):
-            prof.runcall(request, len(fleet.phones) + b)
-        pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
-        return
-    profiler = Profiler(interval=0.0005)
-    profiler.start()
-    for b in range(5):
-        request(len(fleet.phones) + b)  # the same phones' next buffers
-    profiler.stop()
+            prof = cProfile.Profile()
+            for body, headers in todo:
+                prof.runcall(request, body, headers)
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
+            return
+        profiler = Profiler(interval=0.0002)
+        profiler.start()
+        for body, headers in todo:
+            request(body, headers)
+        profiler.stop()
+    print(f"{count} requests of {BATCH} pings")
     print(profiler.output_text(unicode=False, color=False))
 
 
@@ -355,9 +360,14 @@ def run(args: argparse.Namespace) -> None:
     load_city_boundaries(log=lambda m: None)
     n_sup = max(args.supervisors, 10)
     phones = setup_fleet(n_sup, prefix="bench", seed=3)
+    # (b1) gets supervisors of its own: on shared ones, whichever window is later would own the
+    # latest position and the other would never move it (nor queue a change), a lighter path
+    # than a phone's usual upload.
+    phones_b1 = setup_fleet(n_sup, prefix="bench-inline", seed=4)
     devices = {d.device_id: d for d in Device.objects.all()}
     now = datetime.now(UTC).replace(microsecond=0)
     fleet = Fleet(phones, devices, now)
+    fleet_b1 = Fleet(phones_b1, devices, now)
     staged_batches = args.copy_batches if args.staged_batches is None else args.staged_batches
     rounds = max(args.copy_batches, staged_batches, args.http_batches)
     days_per_window = int(rounds / len(phones) * fleet.span.total_seconds() / 86400) + 2
@@ -400,7 +410,7 @@ def run(args: argparse.Namespace) -> None:
     cpu = {"a": [], "a2": [], "b": [], "b1": []}  # this process's CPU per call (p50): client + server
     total = {"a": 0, "a2": 0, "b": 0, "b1": 0}
 
-    def post_batch(r: int, window: datetime, key: str) -> None:
+    def post_batch(r: int, window: datetime, key: str, fleet: Fleet = fleet) -> None:
         phone, start, path = fleet.batch(r, window)
         body = fleet.body(start, path)
         headers = {
@@ -436,7 +446,7 @@ def run(args: argparse.Namespace) -> None:
             with relay_mode("worker"):
                 post_batch(r, base_b, "b")
             with relay_mode("inline"):
-                post_batch(r, base_b1, "b1")
+                post_batch(r, base_b1, "b1", fleet_b1)
     copy_rate = line("(a) binary COPY, 1000 rows each", total["a"], sum(lat["a"]), lat["a"], cpu=cpu["a"])
     if total["a2"]:
         line("(a2) staging COPY + INSERT ON CONFLICT", total["a2"], sum(lat["a2"]), lat["a2"], copy_rate, cpu["a2"])

@@ -6,7 +6,9 @@ costs as much as the work (the lock statement: ~0.5 of its ~1 ms, measured with
 bench/bench_tracking.py), and an upload runs four or five of them. Here they run on a cursor of
 the same connection and transaction that binds on the server and prepares each statement once
 per connection: psycopg keeps the prepared names per connection and the pool keeps the
-connections, so later uploads only send the parameters.
+connections, so later uploads only send the parameters. This needs psycopg's `prepare_threshold`
+set (settings.py does, unless DB_PREPARE=0): Django leaves it None, and with None psycopg prepares
+nothing, `prepare=True` included (so it was for session 3, unnoticed: a test now asks PostgreSQL).
 
 Only for statements on small tables: on the partitioned ping history a prepared statement ends
 up with a generic plan, which locks every partition on each run (PostgreSQL 15) where a plan for

@@ -7,6 +7,7 @@ ALLOWED_HOSTS  comma-separated; default localhost names
 REDIS_URL      when set, the Channels layer uses Redis; otherwise in-memory
 DB_POOL_MAX    database connections per process (a pool; default 12; 0 = one persistent
                connection per thread, no pool); DB_POOL_TIMEOUT_S how long a request waits (10)
+DB_PREPARE     "0" behind a transaction-mode pooler (PgBouncer): no server-side prepared statements
 GEOAPP_RELAY   "worker" (default with REDIS_URL): the other apps' receivers of a committed change
                (dispatch, the console's live push) run in the worker; "inline" (default without
                REDIS_URL): in the request, after commit. See geoapp/relay.py.
@@ -116,6 +117,13 @@ else:
         }
     }
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # reconnect cleanly after a database restart
+# Django turns psycopg's prepared statements off (prepare_threshold None, for poolers such as
+# PgBouncer), and with them `prepare=True`: geoapp/prepared.py's cursor would parse and plan its
+# statements on every run. A threshold no statement reaches keeps automatic preparing off (Django's
+# own cursors bind on the client and never prepare) and lets prepared.py prepare what it asks for.
+# Behind a transaction-mode pooler, set DB_PREPARE=0.
+if env_bool("DB_PREPARE", True):
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 # A connection pool per process. Under ASGI (Daphne, and `make run`'s runserver) each request's
 # sync code runs on a thread of its own, so persistent per-thread connections piled up until
 # PostgreSQL refused more ("too many clients", seen in the load test). The pool caps them; a

@@ -420,3 +420,18 @@ def test_a_database_lost_during_the_copy_is_a_503_to_retry(city, t0, monkeypatch
     r = native(sup, {"pings": pings(t0, 3)})
     assert r.status_code == 503 and r["Retry-After"]
     assert "nothing was stored" in r.json()["detail"]  # the transaction was rolled back with the COPY
+
+
+def test_the_uploads_small_statements_are_prepared_on_the_server(city, t0):
+    """geoapp/prepared.py asks psycopg to prepare the lock, latest-position and relay statements;
+    Django turns preparing off unless settings give psycopg a threshold (it did for a session:
+    every upload parsed and planned them anew). After two uploads PostgreSQL holds them prepared."""
+    sup = make_supervisor(name="Prepared")
+    assert native(sup, {"pings": pings(t0, 5)}).status_code == 200
+    assert native(sup, {"pings": pings(t0, 5, start=5)}).status_code == 200
+    with connection.cursor() as cur:
+        cur.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        prepared = [row[0] for row in cur.fetchall()]
+    assert any("FOR UPDATE OF s" in s for s in prepared), prepared  # the lock
+    assert any("FROM tracking_latestposition WHERE supervisor_id" in s for s in prepared), prepared
+    assert any("UPDATE tracking_latestposition SET" in s for s in prepared), prepared
