@@ -455,8 +455,11 @@ def _native_columns(pings: list[Any]) -> FixBatch:
     return batch.concat(FixBatch.from_items(slow))
 
 
-class _TypedPing(msgspec.Struct):
-    """A native ping whose every field has the type the column readers take in one pass."""
+class _TypedPing(msgspec.Struct, gc=False):
+    """A native ping whose every field has the type the column readers take in one pass.
+
+    Untracked by the garbage collector (it holds only numbers, strings and None): a batch's
+    thousand of them no longer set collections off nor survive into older generations."""
 
     time: str | int | float | None | msgspec.UnsetType = msgspec.UNSET
     timestamp: str | int | float | None | msgspec.UnsetType = msgspec.UNSET
@@ -470,7 +473,7 @@ class _TypedPing(msgspec.Struct):
     mock: bool | None = None
 
 
-class _TypedBatch(msgspec.Struct):
+class _TypedBatch(msgspec.Struct, gc=False):
     pings: list[_TypedPing]
     device_id: str | int | None = None
 

@@ -435,3 +435,35 @@ def test_the_uploads_small_statements_are_prepared_on_the_server(city, t0):
     assert any("FOR UPDATE OF s" in s for s in prepared), prepared  # the lock
     assert any("FROM tracking_latestposition WHERE supervisor_id" in s for s in prepared), prepared
     assert any("UPDATE tracking_latestposition SET" in s for s in prepared), prepared
+
+
+def test_the_usual_upload_answers_byte_for_byte_as_drf_does(city, t0, monkeypatch):
+    """NativePings answers a phone's usual batch without DRF's machinery; DRF's answer to the same
+    upload is the reference: status, body bytes, content type and headers."""
+    from tracking import views
+
+    def upload(sup):
+        bad = {"time": (t0 + timedelta(seconds=99)).isoformat(), "lat": 95.0, "lon": CIPONDOH[0]}
+        return native(sup, {"pings": [*pings(t0, 5), bad, pings(t0, 1)[0]]})
+
+    fast = upload(make_supervisor(name="Usual"))
+    monkeypatch.setattr(views, "decode_native_json", lambda raw: None)  # the view's shortcut declines
+    reference = upload(make_supervisor(name="Reference"))
+    assert fast.status_code == reference.status_code == 200
+    assert fast.content == reference.content
+    assert json.loads(fast.content)["dropped"] == [{"index": 5, "reason": "invalid coordinates"}]
+    for header in ("Content-Type", "Allow", "Vary"):
+        assert fast[header] == reference[header], header
+
+
+def test_the_usual_upload_refused_is_answered_as_before(city, t0):
+    """Refusals found before the store (a wrong token) and under the lock (a device revoked after
+    the auth cache accepted it) get the protocol's status and reason; nothing of theirs is stored."""
+    sup = make_supervisor(name="Refused")
+    wrong = native(sup, {"pings": pings(t0, 3)}, token="not-the-token")
+    assert wrong.status_code == 401 and "wrong token" in wrong.json()["detail"]
+    assert native(sup, {"pings": pings(t0, 3)}).status_code == 200  # now in the auth cache
+    sup.device.revoke()
+    revoked = native(sup, {"pings": pings(t0, 3, start=3)})
+    assert revoked.status_code == 403 and "revoked" in revoked.json()["detail"]
+    assert Ping.objects.filter(device_id=sup.device.pk).count() == 3
