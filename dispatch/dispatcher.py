@@ -306,8 +306,18 @@ def suggestions_for(report: Report, candidates: list[Candidate], at: datetime) -
 
 # --- deciding and offering ----------------------------------------------------------------------------
 def _lock_and_count(supervisor_id: int) -> int:
-    """Lock the supervisor row (serialises offers to one supervisor) and count open orders after the lock."""
-    list(Supervisor.objects.select_for_update().filter(pk=supervisor_id).values_list("pk", flat=True))
+    """Lock the supervisor row (serialises offers to one supervisor) and count open orders after the lock.
+
+    Only that row: the model's ordering joins the OPD, and a plain FOR UPDATE locked the OPD's row
+    too, which every report filed to that OPD holds (its foreign-key check) until it commits: a
+    citizen's report deadlocked with the worker's dispatch under load (seen in `make loadtest`).
+    """
+    list(
+        Supervisor.objects.select_for_update(of=("self",))
+        .filter(pk=supervisor_id)
+        .order_by()
+        .values_list("pk", flat=True)
+    )
     return Order.objects.open().filter(supervisor_id=supervisor_id).count()
 
 

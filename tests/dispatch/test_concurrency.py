@@ -91,3 +91,23 @@ def test_two_operators_reassign_one_report_one_wins_the_other_is_told(city_tx, q
     assert Order.objects.open().filter(report=report).count() == 1
     assert Order.objects.open().get(report=report).supervisor_id == winners[0].chosen_id
     assert Order.objects.filter(report=report, state="reassigned").count() == 1
+
+
+def test_an_offer_does_not_wait_for_a_report_being_filed_to_the_same_opd(city_tx, quiet):
+    """A report being filed holds a key-share lock on its OPD's row until it commits (the foreign-key
+    check). The dispatcher's lock on a supervisor of that OPD must not wait for it: with the OPD row
+    in the lock too, a filing report and the worker's dispatch deadlocked under load."""
+    import psycopg
+
+    sup = supervisor_at(inside(city_tx, 350))
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    with psycopg.connect(**params) as filing:  # a transaction of its own, left open
+        filing.execute("SELECT 1 FROM incidents_opd WHERE id = %s FOR KEY SHARE", [sup.opd_id])
+        from django.db import transaction
+
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                cur.execute("SET LOCAL lock_timeout = '3s'")
+            assert dispatcher._lock_and_count(sup.pk) == 0  # before the fix: lock timeout
+        filing.rollback()
