@@ -254,13 +254,13 @@ def _serve(port_queue) -> None:
     from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer
     from django.core.wsgi import get_wsgi_application
 
-    from geoapp import heap
+    from geoapp import serving
 
     settings.GEOAPP_RELAY = "worker"
     server = WSGIServer(("127.0.0.1", 0), WSGIRequestHandler, allow_reuse_address=True)
     WSGIRequestHandler.log_message = lambda *a, **k: None
     server.set_app(get_wsgi_application())
-    heap.settle()  # as geoapp/wsgi.py and asgi.py do
+    serving.settle()  # as geoapp/wsgi.py and asgi.py do
     port_queue.put(server.server_address[1])
     server.serve_forever()
 
@@ -350,7 +350,7 @@ def run(args: argparse.Namespace) -> None:
     from django.db import connection
     from tqdm import tqdm
 
-    from geoapp import heap, relay
+    from geoapp import relay, serving
     from kecamatan_boundaries.bootstrap import load_city_boundaries
     from tracking import attendance, partitions
     from tracking.models import Device
@@ -389,7 +389,7 @@ def run(args: argparse.Namespace) -> None:
         return
 
     app = get_wsgi_application()
-    heap.settle()  # as geoapp/wsgi.py and asgi.py do: full garbage collections walk only what came later
+    serving.settle()  # as geoapp/wsgi.py and asgi.py do (geoapp/serving.py)
     server = WSGIServer(("127.0.0.1", 0), WSGIRequestHandler, allow_reuse_address=True)
     WSGIRequestHandler.log_message = lambda *a, **k: None
     server.set_app(app)

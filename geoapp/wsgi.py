@@ -7,6 +7,6 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoapp.settings")
 application = get_wsgi_application()
 
-from geoapp import heap  # noqa: E402
+from geoapp import serving  # noqa: E402
 
-heap.settle()  # full garbage collections walk only what requests create (geoapp/heap.py)
+serving.settle()  # the collector and the GIL set for serving (geoapp/serving.py)
