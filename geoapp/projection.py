@@ -36,3 +36,9 @@ class SharedTransformer:
 def to_metric_transformer() -> SharedTransformer:
     """STORAGE_SRID (EPSG:4326) -> METRIC_SRID (UTM 48S for Kota Tangerang)."""
     return SharedTransformer(settings.STORAGE_SRID, settings.METRIC_SRID)
+
+
+@cache
+def to_storage_transformer() -> SharedTransformer:
+    """METRIC_SRID -> STORAGE_SRID (heatmap cells drawn in metres, stored and shown in degrees)."""
+    return SharedTransformer(settings.METRIC_SRID, settings.STORAGE_SRID)

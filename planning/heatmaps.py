@@ -26,7 +26,8 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.templatetags.static import static
 from django.utils import timezone
-from pyproj import Transformer
+
+from geoapp.projection import to_storage_transformer
 
 from . import settings as app_settings
 from .filters import PlanningError, ReportFilter
@@ -145,7 +146,7 @@ def _cells(rows: list[tuple[int, int, int]], grid: GridSpec) -> list[GridCell]:
     if not rows:
         return []
     s = grid.cell_m
-    to_wgs84 = Transformer.from_crs(settings.METRIC_SRID, settings.STORAGE_SRID, always_xy=True)
+    to_wgs84 = to_storage_transformer()  # shared by all threads (geoapp/projection.py)
     polygons, centres, keys, counts = [], [], [], []
     for a, b, n in rows:
         a, b = int(a), int(b)
