@@ -4,7 +4,7 @@ DATABASE_URL   any PostGIS 3 server; unset -> the project-local cluster in var/ 
 SECRET_KEY     unset -> a development key (refused when DEBUG is off)
 DEBUG          "1"/"0"; default on for `make run`
 ALLOWED_HOSTS  comma-separated; default localhost names
-REDIS_URL      when set, the Channels layer uses Redis; otherwise in-memory
+REDIS_URL      when set, the Channels layer uses Redis; otherwise in-memory (CHANNEL_CAPACITY: 1000)
 DB_POOL_MAX    database connections per process (a pool; default 12; 0 = one persistent
                connection per thread, no pool); DB_POOL_TIMEOUT_S how long a request waits (10)
 DB_PREPARE     "0" behind a transaction-mode pooler (PgBouncer): no server-side prepared statements
@@ -192,17 +192,26 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Channels (live console) ----------------------------------------------------------------
+CHANNEL_CAPACITY = int(os.environ.get("CHANNEL_CAPACITY", "1000"))  # messages a console's channel holds
 if os.environ.get("REDIS_URL"):
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # redis-py 8 reads with a 5 s socket timeout by default, shorter than channels_redis's
             # blocking receive: every idle console socket was torn down every 5 s (load test).
-            "CONFIG": {"hosts": [{"address": os.environ["REDIS_URL"], "socket_timeout": None}]},
+            # A console that falls behind at a load peak gets its events dropped once its channel
+            # holds `capacity` of them (channels' default 100: consoles missed up to 410 events each
+            # in `make loadtest`; the browser then asks for the gap). 1000 is ~10 s of the peak.
+            "CONFIG": {
+                "hosts": [{"address": os.environ["REDIS_URL"], "socket_timeout": None}],
+                "capacity": CHANNEL_CAPACITY,
+            },
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": CHANNEL_CAPACITY}}
+    }
 # The worker can only reach consoles connected to the web processes through a shared layer.
 GEOAPP_RELAY = os.environ.get("GEOAPP_RELAY", "worker" if os.environ.get("REDIS_URL") else "inline")
 
