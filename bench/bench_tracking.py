@@ -26,7 +26,7 @@ COPY rows are built before each timed call.
 Defaults run in a few minutes. The issue's sizes:
   .venv/bin/python bench/bench_tracking.py --copy-batches 500 --http-batches 200 --single 5000 \
       --supervisors 300 --days 30
-Profile one warm 1000-ping request end to end instead (pyinstrument if installed, else cProfile):
+Profile 20 warm 1000-ping requests end to end instead (pyinstrument if installed, else cProfile):
   .venv/bin/python bench/bench_tracking.py --profile
 The database is `bench_tracking`, or $BENCH_TRACKING_DB.
 """
@@ -75,7 +75,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=2, help="uploads at once for (aK)/(bK); 1 = skip")
     p.add_argument("--supervisors", type=int, default=30, help="supervisors for attendance (d)")
     p.add_argument("--days", type=int, default=1, help="days of 10-second pings for attendance (d)")
-    p.add_argument("--profile", action="store_true", help="profile one warm 1000-ping request and stop")
+    p.add_argument("--profile", action="store_true", help="profile 20 warm 1000-ping requests and stop")
     p.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     return p.parse_args()
 
