@@ -43,6 +43,7 @@ from .protocols import (
 from .renderers import CSVRenderer, XLSXRenderer
 from .serializers import IngestResultSerializer, PingSerializer, SupervisorFeatureSerializer
 
+UTF8 = {"utf-8", "utf8"}
 REFUSALS = {
     400: OpenApiResponse(description="not a ping: malformed body, bad field, invalid coordinates, future time"),
     401: OpenApiResponse(description="missing or wrong device token"),
@@ -101,24 +102,19 @@ class NativePings(DeviceIngestView):
         headers. An error before anything is stored goes to DRF too, which answers it (and
         repeats the work: refusals are rare); the database's own errors (503) go to the
         middleware either way."""
-        if request.content_type != "application/json" or request.content_params.get("charset", "utf-8").lower() not in {
-            "utf-8",
-            "utf8",
-        }:
+        charset = request.content_params.get("charset", "utf-8").lower()
+        if request.content_type != "application/json" or charset not in UTF8:
             return None
         if request.headers.get("Accept", "*/*") not in {"*/*", "application/json"}:
             return None  # content negotiation is DRF's (the browsable API)
-        length = request.META.get("CONTENT_LENGTH")
-        if not length or not length.isdigit() or int(length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        length, limit = request.META.get("CONTENT_LENGTH") or "", settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if not length.isdigit() or (limit is not None and int(length) > limit):
             return None  # DRF streams and names a too-large batch (413)
         decoded = decode_native_json(request.body)
         if decoded is None:
             return None  # DRF reads the body again from request.body and names the problems
         try:
-            user, password = basic_auth(request)
-            device = authenticate(
-                request.headers.get("X-Device-Id") or decoded.device_id or user, bearer_token(request) or password
-            )
+            device = authenticate(*self._credentials(request, decoded.device_id))
             result = ingest(device, decoded.fixes, "native")
         except (DomainError, DataError):  # nothing was stored (the transaction rolled back)
             return None
@@ -138,12 +134,16 @@ class NativePings(DeviceIngestView):
     )
     def post(self, request):
         body_device, items = decode_native(request.data)
-        user, password = basic_auth(request)
-        device_id = request.headers.get("X-Device-Id") or body_device or user
-        token = bearer_token(request) or password
-        device = authenticate(device_id, token)
+        device = authenticate(*self._credentials(request, body_device))
         result = ingest(device, items, "native")
         return _answer(result)
+
+    @staticmethod
+    def _credentials(request, body_device: str | None) -> tuple[str | None, str | None]:
+        """(device id, token): the id from X-Device-Id, the body or Basic auth's user; the token
+        from a Bearer header or Basic auth's password."""
+        user, password = basic_auth(request)
+        return request.headers.get("X-Device-Id") or body_device or user, bearer_token(request) or password
 
 
 class OsmAndPings(DeviceIngestView):
