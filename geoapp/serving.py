@@ -22,10 +22,16 @@ import gc
 import os
 import sys
 
+from django.core.exceptions import ImproperlyConfigured
+
 
 def switch_interval_s() -> float | None:
     """The GIL switch interval for web processes, in seconds (None: Python's default)."""
-    ms = float(os.environ.get("GEOAPP_GIL_SWITCH_MS", "0.5"))
+    raw = os.environ.get("GEOAPP_GIL_SWITCH_MS", "0.5")
+    try:
+        ms = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"GEOAPP_GIL_SWITCH_MS must be a number of milliseconds, not {raw!r}") from None
     return ms / 1000 if ms > 0 else None
 
 

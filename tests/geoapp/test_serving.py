@@ -45,3 +45,15 @@ def test_the_asgi_and_wsgi_entry_points_leave_the_collector_only_what_came_after
 def test_the_switch_interval_is_a_setting():
     assert _probe("geoapp.asgi", GEOAPP_GIL_SWITCH_MS="2")[2] == 0.002
     assert _probe("geoapp.asgi", GEOAPP_GIL_SWITCH_MS="0")[2] == 0.005  # Python's default
+
+
+def test_a_switch_interval_that_is_not_a_number_is_refused_by_name():
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(module="geoapp.asgi")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GEOAPP_GIL_SWITCH_MS": "fast"},
+    )
+    assert out.returncode != 0
+    assert "GEOAPP_GIL_SWITCH_MS must be a number of milliseconds, not 'fast'" in out.stderr
