@@ -20,6 +20,22 @@ def ensure_city() -> None:
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         ensure_city()
+    yield
+    # Before pytest-django drops the test database (PostgreSQL refuses while any session is in
+    # it, and the database was left behind with a warning): end what other threads left open (a
+    # server thread's connection that was never returned), then close the connection pools.
+    from django.db import connections
+
+    with django_db_blocker.unblock(), connections["default"].cursor() as cur:
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    for conn in connections.all():
+        conn.close()
+        close_pool = getattr(conn, "close_pool", None)
+        if close_pool is not None:
+            close_pool()
 
 
 @pytest.fixture
