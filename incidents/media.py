@@ -9,6 +9,7 @@ import hashlib
 import io
 import logging
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -271,3 +272,56 @@ def _store_media(report: Report, items: list[InspectedMedia], urls: list[str] | 
         )
         rows.append(ReportMedia.objects.create(report=report, kind=kind, url=url[:1000]))
     return rows
+
+
+# --- orphans ---------------------------------------------------------------------------------------
+MEDIA_DIR = "reports"  # where `media_path` puts every photo, video and thumbnail
+
+
+@dataclass
+class OrphanSweep:
+    removed: list[str]  # storage names of unreferenced files removed (or, dry run, to remove)
+    referenced: int  # files a report still uses
+    too_recent: int  # unreferenced, but younger than the cutoff: perhaps an intake still running
+
+
+def _storage_files(storage, folder: str) -> Iterator[str]:
+    """Every file below `folder`, as storage names (the storage API: any backend, not only disk)."""
+    if not storage.exists(folder):
+        return
+    dirs, files = storage.listdir(folder)
+    for name in files:
+        yield f"{folder}/{name}"
+    for sub in dirs:
+        yield from _storage_files(storage, f"{folder}/{sub}")
+
+
+def sweep_orphans(older_than: timedelta, *, dry_run: bool = False, progress=None) -> OrphanSweep:
+    """Remove stored photos, videos and thumbnails that no report refers to.
+
+    Files are written before the report's transaction commits; when it rolls back after that (a
+    deadlock or lost connection at commit, a failure after the media step) the files stay with no
+    row. Only files older than `older_than` go, so an intake still in its transaction keeps its own.
+    `progress` is called once per file looked at (a progress bar).
+    """
+    storage = ReportMedia._meta.get_field("file").storage
+    used = set()
+    for file, thumb in ReportMedia.objects.values_list("file", "thumbnail"):
+        used.update(n for n in (file, thumb) if n)
+    cutoff = datetime.now(UTC) - older_than
+    result = OrphanSweep([], 0, 0)
+    for name in _storage_files(storage, MEDIA_DIR):
+        if progress is not None:
+            progress()
+        if name in used:
+            result.referenced += 1
+            continue
+        if storage.get_modified_time(name) > cutoff:
+            result.too_recent += 1
+            continue
+        if not dry_run:
+            storage.delete(name)
+        result.removed.append(name)
+    if result.removed and not dry_run:
+        log.info("media sweep: removed %d unreferenced files", len(result.removed))
+    return result
