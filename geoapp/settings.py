@@ -191,6 +191,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# --- Cache ------------------------------------------------------------------------------------
+# The anonymous report rate limit (DRF's throttle) counts in the cache. Django's default is a
+# cache per process, so each Daphne process allowed the full rate (2 processes: twice it). The
+# database cache is shared by every process and needs no other service (the table is made by
+# migration geoapp 0002); it is read only by throttled requests.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "geoapp_cache"}}
+
 # --- Channels (live console) ----------------------------------------------------------------
 CHANNEL_CAPACITY = int(os.environ.get("CHANNEL_CAPACITY", "1000"))  # messages a console's channel holds
 if os.environ.get("REDIS_URL"):

@@ -57,6 +57,15 @@ def _fresh_partition_memory():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _cache_of_the_test_process(request, settings):
+    """Rate limits count in a cache of the test's own process (cleared by the tests that rely on
+    it), not in production's database cache, whose table outlives a test's transaction; tests
+    marked `shared_cache` (tests/security/test_rate_limit_shared.py) get the database cache."""
+    if request.node.get_closest_marker("shared_cache") is None:
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _relay_inline():
     """Receivers of committed changes run after commit in the test's process (the `make run`
