@@ -28,8 +28,9 @@ class Command(BaseCommand):
         with tqdm(desc="media files", unit=" files", disable=opts["verbosity"] < 1) as bar:
             result = sweep_orphans(timedelta(hours=hours), dry_run=opts["dry_run"], progress=bar.update)
         verb = "would remove" if opts["dry_run"] else "removed"
-        for name in result.removed if opts["verbosity"] > 1 or opts["dry_run"] else []:
-            self.stdout.write(f"  {name}")
+        if opts["dry_run"] or opts["verbosity"] > 1:
+            for name in result.removed:
+                self.stdout.write(f"  {name}")
         self.stdout.write(
             f"{verb} {len(result.removed)} unreferenced files; kept {result.referenced} in use and "
             f"{result.too_recent} younger than {hours:g} h"
