@@ -88,6 +88,30 @@ def send(name: str, key: Any, data: dict | None, inline: Callable[[], None]) -> 
         cur.execute(SEND_SQL, [name, str(key), json.dumps(data or {}), CHANNEL])
 
 
+def send_if(
+    statement: str, params: dict[str, Any], name: str, key: Any, data: dict | None, inline: Callable[[], None]
+) -> bool:
+    """`statement` (an UPDATE ... RETURNING of at most one row), then `send`'s announcement if it
+    changed a row: in one prepared round trip instead of two (a phone's upload makes ~7). False
+    when it changed nothing: nothing is announced, and the caller decides what to do."""
+    if mode() == "inline":
+        with prepared.cursor() as cur:
+            changed = cur.execute(statement, params).rowcount > 0
+        if changed:
+            transaction.on_commit(inline)
+        return changed
+    if name not in TOPICS:
+        raise LookupError(f"no deliverer registered for relay topic {name!r}")
+    sql = (
+        f"WITH changed AS ({statement}), row AS (INSERT INTO geoapp_pendingsignal (topic, key, data, at) "
+        "SELECT %(relay_topic)s, %(relay_key)s, %(relay_data)s::jsonb, now() FROM changed LIMIT 1 RETURNING topic) "
+        "SELECT pg_notify(%(relay_channel)s, topic) FROM row"
+    )
+    relay = {"relay_topic": name, "relay_key": str(key), "relay_data": json.dumps(data or {}), "relay_channel": CHANNEL}
+    with prepared.cursor() as cur:
+        return cur.execute(sql, {**params, **relay}).rowcount > 0
+
+
 CLAIM_SQL = """
 DELETE FROM geoapp_pendingsignal WHERE id IN (
   SELECT id FROM geoapp_pendingsignal ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED

@@ -18,8 +18,14 @@ def ensure_city() -> None:
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        ensure_city()
+    from django.conf import settings
+    from django.db import connection
+
+    # pytest-django makes the test database only when a collected test asks for it; the browser
+    # tests alone do not (tests/console/conftest.py makes it then). Never load into another one.
+    if connection.settings_dict["NAME"] == settings.DATABASES["default"]["TEST"]["NAME"]:
+        with django_db_blocker.unblock():
+            ensure_city()
     yield
     # Before pytest-django drops the test database (PostgreSQL refuses while any session is in
     # it, and the database was left behind with a warning): end what other threads left open (a

@@ -642,7 +642,7 @@ def owntracks_identity(request) -> tuple[str | None, str | None]:
 
 # --- auth ------------------------------------------------------------------------------------------
 def basic_auth(request) -> tuple[str | None, str | None]:
-    header = request.headers.get("Authorization", "")
+    header = request.META.get("HTTP_AUTHORIZATION", "")  # not request.headers: it copies all of META
     if not header.lower().startswith("basic "):
         return None, None
     try:
@@ -656,7 +656,7 @@ def basic_auth(request) -> tuple[str | None, str | None]:
 
 
 def bearer_token(request) -> str | None:
-    header = request.headers.get("Authorization", "")
+    header = request.META.get("HTTP_AUTHORIZATION", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
     return None

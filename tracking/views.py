@@ -105,7 +105,7 @@ class NativePings(DeviceIngestView):
         charset = request.content_params.get("charset", "utf-8").lower()
         if request.content_type != "application/json" or charset not in UTF8:
             return None
-        if request.headers.get("Accept", "*/*") not in {"*/*", "application/json"}:
+        if request.META.get("HTTP_ACCEPT", "*/*") not in {"*/*", "application/json"}:
             return None  # content negotiation is DRF's (the browsable API)
         length, limit = request.META.get("CONTENT_LENGTH") or "", settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if not length.isdigit() or (limit is not None and int(length) > limit):
@@ -143,7 +143,7 @@ class NativePings(DeviceIngestView):
         """(device id, token): the id from X-Device-Id, the body or Basic auth's user; the token
         from a Bearer header or Basic auth's password."""
         user, password = basic_auth(request)
-        return request.headers.get("X-Device-Id") or body_device or user, bearer_token(request) or password
+        return request.META.get("HTTP_X_DEVICE_ID") or body_device or user, bearer_token(request) or password
 
 
 class OsmAndPings(DeviceIngestView):

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import shapely
 from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.tracking.conftest import CIPONDOH, make_supervisor
+from tests.tracking.conftest import CIPONDOH, TANGERANG, make_supervisor
 from tracking import pipeline
 from tracking.models import Device, DropCount, Ping, hash_token
 from tracking.protocols import FixBatch, _native_columns, _native_one, _time_us, _times
@@ -194,6 +196,48 @@ def test_a_conflict_on_the_direct_copy_is_retried_through_on_conflict(city, t0, 
     assert "retrying through the staging table" in caplog.text
 
 
+def test_a_fresh_upload_asks_no_history_and_the_speed_filter_still_sees_the_last_fix(city, t0):
+    sup = make_supervisor()
+    assert native(sup, {"pings": pings(t0, 5)}).json()["stored"] == 5
+    far = {"time": (t0 + timedelta(seconds=60)).isoformat(), "lat": TANGERANG[1], "lon": TANGERANG[0]}
+    with CaptureQueriesContext(connection) as queries:  # 4.7 km in 20 s after the last fix stored
+        r = native(sup, {"pings": [far, *pings(t0, 2, start=7)]})
+    assert r.json()["dropped"] == [{"index": 0, "reason": "impossible speed"}] and r.json()["stored"] == 2
+    assert not [q for q in queries if "FROM tracking_ping" in q["sql"]]  # the latest position answered
+
+
+def test_a_resent_mock_fix_newer_than_the_position_is_a_duplicate(city, t0, caplog):
+    """Mock fixes never move the latest position; `last_mock_at` keeps the newest stored one, so a
+    batch resent from it on is checked against the history, not taken as new."""
+    sup = make_supervisor()
+    first = pings(t0, 2)
+    first[1]["mock"] = True
+    assert native(sup, {"pings": first}).json()["stored"] == 2
+    again = [first[1], *pings(t0, 1, start=2)]
+    r = native(sup, {"pings": again})
+    assert (r.json()["stored"], r.json()["duplicates"]) == (1, 1)
+    assert Ping.objects.count() == 3
+    assert "retrying through the staging table" not in caplog.text  # found by the lookup, not the key
+
+
+def test_a_row_stored_outside_the_pipeline_is_still_a_duplicate(city, t0, caplog):
+    """A row newer than the latest position that the pipeline did not write (a restore, a manual
+    fix) is unknown to the position: the direct COPY meets the primary key, and the batch is stored
+    through ON CONFLICT, the row counted as a duplicate."""
+    sup = make_supervisor()
+    assert native(sup, {"pings": pings(t0, 5)}).json()["stored"] == 5
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO tracking_ping (device_id, supervisor_id, device_time, received_at, point, source) "
+            "VALUES (%s, %s, %s, now(), ST_SetSRID(ST_MakePoint(%s, %s), 4326), 'restore')",
+            [sup.device.pk, sup.pk, t0 + timedelta(seconds=60), *CIPONDOH],
+        )
+    r = native(sup, {"pings": pings(t0, 3, start=5)})
+    assert (r.json()["stored"], r.json()["duplicates"]) == (2, 1)
+    assert Ping.objects.count() == 8 and Ping.objects.filter(source="restore").count() == 1
+    assert "retrying through the staging table" in caplog.text
+
+
 def test_duplicates_found_when_the_batch_spans_much_stored_history(city, t0):
     sup = make_supervisor()
     assert native(sup, {"pings": pings(t0, 30)}).json()["stored"] == 30
@@ -369,15 +413,22 @@ def test_copy_payload_by_runs_equals_row_by_row(seed):
     assert by_runs == by_rows
 
 
+@override_settings(GEOAPP_RELAY="worker")
 def test_the_latest_position_update_writes_every_field_as_save_would(city, t0):
+    """...and queues the position's announcement for the worker in the same statement, only when
+    it changed a row."""
     from django.contrib.gis.geos import Point
 
+    from geoapp.models import PendingSignal
     from tracking.models import LatestPosition
+    from tracking.signals import POSITION
 
     columns = {f.column for f in LatestPosition._meta.concrete_fields} - {"supervisor_id"}
     assert all(f"{c} = " in pipeline.LATEST_UPDATE_SQL for c in columns)  # a new field must be written too
     sup = make_supervisor()
     assert native(sup, {"pings": pings(t0, 2)}).status_code == 200
+    PendingSignal.objects.all().delete()
+    announce = {"name": POSITION, "key": sup.pk, "data": {"n": 1}, "inline": lambda: None}
     for fences, accuracy in (([3, 17], None), ([], 4.5)):
         lp = LatestPosition.objects.get(pk=sup.pk)
         lp.point = Point(106.61, -6.170001, srid=4326)
@@ -385,15 +436,18 @@ def test_the_latest_position_update_writes_every_field_as_save_would(city, t0):
         lp.accuracy, lp.speed, lp.heading, lp.battery, lp.mock = accuracy, 1.5, None, 80.0, False
         lp.kecamatan_code, lp.geofence_ids, lp.in_area = "", fences, False
         lp.outside_since, lp.outside_count, lp.area_confirmed_out, lp.last_mock_at = t0, 4, True, t0
-        assert pipeline._update_latest(lp)
+        assert pipeline._update_latest(lp, announce)
         got = LatestPosition.objects.get(pk=sup.pk)
         for f in LatestPosition._meta.concrete_fields:
             if f.name == "point":
                 assert (got.point.coords, got.point.srid) == (lp.point.coords, 4326)
             else:
                 assert getattr(got, f.attname) == getattr(lp, f.attname), f.name
+    queued = list(PendingSignal.objects.values_list("topic", "key", "data"))
+    assert queued == [(POSITION, str(sup.pk), {"n": 1})] * 2
     LatestPosition.objects.filter(pk=sup.pk).delete()
-    assert not pipeline._update_latest(lp)
+    assert not pipeline._update_latest(lp, announce)
+    assert PendingSignal.objects.count() == 2  # nothing changed: nothing announced
 
 
 def test_a_devices_last_seen_is_stamped_at_most_once_a_minute(city, t0):
@@ -432,8 +486,8 @@ def test_the_uploads_small_statements_are_prepared_on_the_server(city, t0):
     with connection.cursor() as cur:
         cur.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
         prepared = [row[0] for row in cur.fetchall()]
-    assert any("FOR UPDATE OF s" in s for s in prepared), prepared  # the lock
-    assert any("FROM tracking_latestposition WHERE supervisor_id" in s for s in prepared), prepared
+    assert any("FOR UPDATE OF s\n" in s for s in prepared), prepared  # the first upload's lock
+    assert any("FOR UPDATE OF s, lp" in s for s in prepared), prepared  # the lock with the position
     assert any("UPDATE tracking_latestposition SET" in s for s in prepared), prepared
 
 
