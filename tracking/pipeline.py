@@ -181,9 +181,15 @@ def _speed_drops(fixes: FixBatch, prev: tuple[int, float, float] | None) -> np.n
         t = np.concatenate([[prev[0]], t])
         lons = np.concatenate([[prev[1]], lons])
         lats = np.concatenate([[prev[2]], lats])
-    xs, ys = to_metric(lons, lats)
     limit = ts.max_speed_kmh() / 3.6  # m/s
     step_s = np.diff(t) / 1e6
+    # First a bound no projection is needed for: a step is at most |dlat| + |dlon| (radians) of
+    # the equator's radius, and UTM stretches by under 0.2 % across its zone (1 % allowed). When
+    # no step can be too fast by it (a phone walking or driving), the batch is done.
+    bound_m = np.radians(np.abs(np.diff(lats)) + np.abs(np.diff(lons))) * (6_378_137 * 1.01)
+    if not ((step_s > 0) & (bound_m > limit * step_s)).any():
+        return drop
+    xs, ys = to_metric(lons, lats)
     step_m = np.hypot(np.diff(xs), np.diff(ys))
     if not ((step_s > 0) & (step_m > limit * step_s)).any():
         return drop

@@ -521,3 +521,54 @@ def test_the_usual_upload_refused_is_answered_as_before(city, t0):
     revoked = native(sup, {"pings": pings(t0, 3, start=3)})
     assert revoked.status_code == 403 and "revoked" in revoked.json()["detail"]
     assert Ping.objects.filter(device_id=sup.device.pk).count() == 3
+
+
+def _speed_reference(fixes: FixBatch, limit_ms: float) -> np.ndarray:
+    """The speed filter's rule fix by fix, every distance in UTM metres (no shortcut)."""
+    from tracking.areas import to_metric
+
+    xs, ys = to_metric(fixes.lon, fixes.lat)
+    drop = np.zeros(len(fixes), dtype=bool)
+    last = None
+    for i in range(len(fixes)):
+        if last is not None:
+            dt = (fixes.time_us[i] - fixes.time_us[last]) / 1e6
+            if dt > 0 and float(np.hypot(xs[i] - xs[last], ys[i] - ys[last])) / dt > limit_ms:
+                drop[i] = True
+                continue
+        last = i
+    return drop
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_speed_drops_equal_the_rule_in_metres_at_every_pace(seed, settings):
+    """The filter skips projecting a batch whose every step is slow by a bound in degrees; at any
+    pace (walking, driving, steps around the limit, jumps) it drops exactly the fixes the rule in
+    metres drops."""
+    settings.TRACKING_MAX_SPEED_KMH = 180
+    limit = 180 / 3.6
+    rng = np.random.default_rng(seed)
+    n = 400
+    pace = [0.02, 0.3, 0.9, 1.0, 1.1, 3.0][seed] * limit  # m/s of the track's typical step
+    bearing = rng.uniform(0, 2 * np.pi, n)
+    step_m = rng.uniform(0.5, 1.5, n) * pace * 10
+    lat = -6.18 + np.cumsum(step_m * np.cos(bearing)) / 111_000
+    lon = 106.63 + np.cumsum(step_m * np.sin(bearing)) / 110_300
+    fixes = FixBatch(
+        index=np.arange(n),
+        time_us=1_700_000_000_000_000 + np.arange(n, dtype=np.int64) * 10_000_000,
+        lat=lat,
+        lon=lon,
+        accuracy=np.full(n, 5.0),
+        speed=np.full(n, np.nan),
+        heading=np.full(n, np.nan),
+        altitude=np.full(n, np.nan),
+        battery=np.full(n, np.nan),
+        mock=np.zeros(n, dtype=bool),
+    )
+    got = pipeline._speed_drops(fixes, None)
+    np.testing.assert_array_equal(got, _speed_reference(fixes, limit))
+    if seed == 0:
+        assert not got.any()
+    if seed == 5:
+        assert got.sum() > n // 2
