@@ -28,6 +28,10 @@ Defaults run in a few minutes. The issue's sizes:
       --supervisors 300 --days 30
 Profile 20 warm 1000-ping requests end to end instead (pyinstrument if installed, else cProfile):
   .venv/bin/python bench/bench_tracking.py --profile
+Where the CPU goes (after the lines above): --cpu N runs N more of (a) and of (b), one block after
+the other, and prints the CPU each took per 1000 pings in this process (client and server) and in
+PostgreSQL's processes (read from /proc: only when the server runs on this machine). With both
+streams busy on every core, the rates compare as these totals do.
 The database is `bench_tracking`, or $BENCH_TRACKING_DB.
 """
 
@@ -76,6 +80,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--supervisors", type=int, default=30, help="supervisors for attendance (d)")
     p.add_argument("--days", type=int, default=1, help="days of 10-second pings for attendance (d)")
     p.add_argument("--profile", action="store_true", help="profile 20 warm 1000-ping requests and stop")
+    p.add_argument("--cpu", type=int, default=0, help="then N batches each of (a) and (b): CPU per 1000 pings")
     p.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     return p.parse_args()
 
@@ -248,6 +253,41 @@ def profile(fleet: Fleet, base: datetime, count: int = 20) -> None:
     print(profiler.output_text(unicode=False, color=False))
 
 
+def postgres_cpu_s() -> float | None:
+    """CPU seconds used so far by this machine's PostgreSQL processes (None: not found, e.g. remote)."""
+    total, found = 0.0, False
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if stat[stat.index("(") + 1 : stat.rindex(")")].startswith(("postgres", "postmaster")):
+            fields = stat[stat.rindex(")") + 2 :].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+            found = True
+    return total if found else None
+
+
+def cpu_split(n: int, jobs: dict[str, list]) -> None:
+    """Each kind's calls back to back: wall time and CPU (this process, PostgreSQL) per call."""
+    for label, calls in jobs.items():
+        pg0, me0, wall0 = postgres_cpu_s(), time.process_time(), time.perf_counter()
+        for call in calls[:n]:
+            call()
+        pg1, me1, wall1 = postgres_cpu_s(), time.process_time(), time.perf_counter()
+        me = (me1 - me0) / n * 1000
+        pg = (pg1 - pg0) / n * 1000 if pg0 is not None and pg1 is not None else float("nan")
+        print(
+            f"{label:<40} per 1000 pings: wall {(wall1 - wall0) / n * 1000:5.2f} ms, CPU {me:5.2f} ms here "
+            f"+ {pg:5.2f} ms PostgreSQL = {me + pg:5.2f} ms",
+            flush=True,
+        )
+
+
 def _serve(port_queue) -> None:
     """A server process of its own (as each Daphne process is deployed), relaying to the worker."""
     from django.conf import settings
@@ -373,14 +413,14 @@ def run(args: argparse.Namespace) -> None:
     fleet_b1 = Fleet(phones_b1, devices, now)
     staged_batches = args.copy_batches if args.staged_batches is None else args.staged_batches
     rounds = max(args.copy_batches, staged_batches, args.http_batches)
-    days_per_window = int(rounds / len(phones) * fleet.span.total_seconds() / 86400) + 2
-    base_a = now - timedelta(days=6 * days_per_window + 1)  # six separate windows: no key collides
+    days_per_window = int(max(rounds, args.cpu) / len(phones) * fleet.span.total_seconds() / 86400) + 2
+    base_a = now - timedelta(days=7 * days_per_window + 1)  # seven separate windows: no key collides
     base_a2 = base_a + timedelta(days=days_per_window)
     base_b = base_a2 + timedelta(days=days_per_window)
     base_b1 = base_b + timedelta(days=days_per_window)
     base_ak = base_b1 + timedelta(days=days_per_window)
-    base_bk = base_ak + timedelta(days=days_per_window)  # ends at least a day before now
-    partitions.ensure_days({(base_a + timedelta(days=d)).date() for d in range(6 * days_per_window + 3)})
+    base_bk = base_ak + timedelta(days=days_per_window)  # then (cpu)'s, ending at least a day before now
+    partitions.ensure_days({(base_a + timedelta(days=d)).date() for d in range(7 * days_per_window + 3)})
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
 
@@ -459,6 +499,29 @@ def run(args: argparse.Namespace) -> None:
 
     if args.concurrency > 1 and args.http_batches:
         concurrent(args, fleet, base_ak, base_bk)
+
+    if args.cpu:
+        base_cpu = base_bk + timedelta(days=days_per_window)  # the seventh window
+
+        def copy_call(r: int):
+            rows = fleet.copy_rows(*fleet.batch(r, base_cpu), "cpu")
+            return lambda: copy_into("tracking_ping", rows)
+
+        def post_call(r: int):
+            phone, start, path = fleet_b1.batch(r, base_cpu)
+            body = fleet.body(start, path)
+            headers = {"Authorization": f"Bearer {phone.token}", "X-Device-Id": phone.device_id,
+                       "Content-Type": "application/json"}  # fmt: skip
+
+            def call() -> None:
+                with relay_mode("worker"):
+                    status, answer = http.request("POST", "/api/tracking/pings/", body, headers)
+                assert status == 200, answer[:300]
+
+            return call
+
+        cpu_split(args.cpu, {"(a) CPU, raw COPY": [copy_call(r) for r in range(args.cpu)],
+                             "(b) CPU, batch endpoint": [post_call(r) for r in range(args.cpu)]})  # fmt: skip
 
     queued = relay.pending()
     s = time.perf_counter()
