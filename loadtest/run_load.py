@@ -216,6 +216,11 @@ def main() -> int:
         time.sleep(0.5)
     relay_drain_s, relay_left = time.monotonic() - t_relay, PendingSignal.objects.count()
     time.sleep(2)  # the last live events reach the consoles
+    from django.db.models import Max
+
+    from console.models import LiveEvent
+
+    last_before_close = LiveEvent.objects.aggregate(last=Max("id"))["last"] or 0
     stop.set()
     for s in consoles:
         s.join(timeout=5)
@@ -223,13 +228,11 @@ def main() -> int:
         web.stop()
     worker.stop()
 
-    from console.models import LiveEvent
-
     first = min((s.first_seq for s in consoles if s.first_seq is not None), default=0)
-    published = dict(
-        Counter(LiveEvent.objects.exclude(kind="pruned").filter(id__gt=first).values_list("kind", flat=True))
-    )
-    published_ids = set(LiveEvent.objects.exclude(kind="pruned").filter(id__gt=first).values_list("id", flat=True))
+    while_open = LiveEvent.objects.exclude(kind="pruned").filter(id__gt=first, id__lte=last_before_close)
+    published = dict(Counter(while_open.values_list("kind", flat=True)))
+    published_ids = set(while_open.values_list("id", flat=True))
+    after_close = LiveEvent.objects.exclude(kind="pruned").filter(id__gt=last_before_close).count()
     ok, lines = c.audit(books, MARKER)
     lag.sort()
     print()
@@ -259,7 +262,8 @@ def main() -> int:
     print(
         f"  consoles: live events published while connected {sum(published.values())} {published};"
         f" missed per console min {min(missed, default=0)} max {max(missed, default=0)};"
-        f" reconnects {sum(s.reconnects for s in consoles)}; resyncs {sum(s.resyncs for s in consoles)}"
+        f" reconnects {sum(s.reconnects for s in consoles)}; resyncs {sum(s.resyncs for s in consoles)};"
+        f" published after the consoles closed (not counted) {after_close}"
     )
     for line in lines:
         print("  " + line)
