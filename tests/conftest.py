@@ -24,6 +24,9 @@ def django_db_setup(django_db_setup, django_db_blocker):
     # pytest-django makes the test database only when a collected test asks for it; the browser
     # tests alone do not (tests/console/conftest.py makes it then). Never load into another one.
     if connection.settings_dict["NAME"] == settings.DATABASES["default"]["TEST"]["NAME"]:
+        # Django makes its connection pool on first use and keeps it when the test runner renames
+        # the database: one made earlier would still point at the real one.
+        connection.close_pool()
         with django_db_blocker.unblock():
             ensure_city()
     yield

@@ -140,10 +140,14 @@ def ensure_test_database(django_db_blocker) -> None:
     if connection.settings_dict["NAME"] != test_name:
         with django_db_blocker.unblock(), sync_orm_beside_playwright():
             setup_databases(verbosity=0, interactive=False, aliases={"default"}, keepdb=True)
+            connection.close_pool()  # a pool made before the rename would still point at the real database
             from tests.conftest import ensure_city
 
             ensure_city()
     assert connection.settings_dict["NAME"] == test_name, "refusing to run browser tests outside the test database"
+    with django_db_blocker.unblock(), sync_orm_beside_playwright(), connection.cursor() as cur:
+        cur.execute("SELECT current_database()")  # through the pool, not only the settings' name
+        assert cur.fetchone()[0] == test_name, "refusing to run browser tests outside the test database"
 
 
 @pytest.fixture

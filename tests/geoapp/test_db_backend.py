@@ -95,3 +95,11 @@ def test_a_bad_check_interval_stops_the_process_naming_it(monkeypatch):
         env_seconds("DB_POOL_CHECK_AFTER_S", "1")
     monkeypatch.setenv("DB_POOL_CHECK_AFTER_S", "0.5")
     assert env_seconds("DB_POOL_CHECK_AFTER_S", "1") == 0.5
+
+
+def test_the_tests_talk_to_the_test_database(settings):
+    """Through the pool, not only by the settings' name: a pool made before the test runner renamed
+    the database kept pointing at the real one (the browser tests run alone did)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT current_database()")
+        assert cur.fetchone()[0] == settings.DATABASES["default"]["TEST"]["NAME"] == connection.settings_dict["NAME"]
