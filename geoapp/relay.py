@@ -71,10 +71,20 @@ def mode() -> str:
     return value
 
 
-SEND_SQL = (
-    "WITH row AS (INSERT INTO geoapp_pendingsignal (topic, key, data, at) VALUES (%s, %s, %s::jsonb, now()) "
-    "RETURNING topic) SELECT pg_notify(%s, topic) FROM row"
+# The relay's row and its NOTIFY; {rows} is what the row is queued for (nothing: once).
+QUEUE_SQL = (
+    "row AS (INSERT INTO geoapp_pendingsignal (topic, key, data, at) "
+    "SELECT %(relay_topic)s, %(relay_key)s, %(relay_data)s::jsonb, now() {rows} RETURNING topic) "
+    "SELECT pg_notify(%(relay_channel)s, topic) FROM row"
 )
+SEND_SQL = "WITH " + QUEUE_SQL.format(rows="")
+
+
+def _queued(name: str, key: Any, data: dict | None) -> dict[str, Any]:
+    """QUEUE_SQL's parameters, for a topic the worker can deliver."""
+    if name not in TOPICS:
+        raise LookupError(f"no deliverer registered for relay topic {name!r}")
+    return {"relay_topic": name, "relay_key": str(key), "relay_data": json.dumps(data or {}), "relay_channel": CHANNEL}
 
 
 def send(name: str, key: Any, data: dict | None, inline: Callable[[], None]) -> None:
@@ -82,10 +92,8 @@ def send(name: str, key: Any, data: dict | None, inline: Callable[[], None]) -> 
     if mode() == "inline":
         transaction.on_commit(inline)
         return
-    if name not in TOPICS:
-        raise LookupError(f"no deliverer registered for relay topic {name!r}")
     with prepared.cursor() as cur:
-        cur.execute(SEND_SQL, [name, str(key), json.dumps(data or {}), CHANNEL])
+        cur.execute(SEND_SQL, _queued(name, key, data))
 
 
 def send_if(
@@ -100,16 +108,9 @@ def send_if(
         if changed:
             transaction.on_commit(inline)
         return changed
-    if name not in TOPICS:
-        raise LookupError(f"no deliverer registered for relay topic {name!r}")
-    sql = (
-        f"WITH changed AS ({statement}), row AS (INSERT INTO geoapp_pendingsignal (topic, key, data, at) "
-        "SELECT %(relay_topic)s, %(relay_key)s, %(relay_data)s::jsonb, now() FROM changed LIMIT 1 RETURNING topic) "
-        "SELECT pg_notify(%(relay_channel)s, topic) FROM row"
-    )
-    relay = {"relay_topic": name, "relay_key": str(key), "relay_data": json.dumps(data or {}), "relay_channel": CHANNEL}
+    sql = f"WITH changed AS ({statement}), " + QUEUE_SQL.format(rows="FROM changed LIMIT 1")
     with prepared.cursor() as cur:
-        return cur.execute(sql, {**params, **relay}).rowcount > 0
+        return cur.execute(sql, {**params, **_queued(name, key, data)}).rowcount > 0
 
 
 CLAIM_SQL = """
