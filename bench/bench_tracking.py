@@ -6,31 +6,34 @@ In one run, on the same partitioned table and indexes:
   (a2) the database alone for the textbook alternative: binary COPY into a temporary staging
        table, then INSERT ... ON CONFLICT DO NOTHING RETURNING (what the pipeline falls back to)
   (b)  the native batch endpoint over real HTTP, 1000 pings per request (one phone's buffer,
-       moving along a path), as deployed with a shared channel layer: GEOAPP_RELAY=worker, the
+       moving along a path), served as deployed: by the ingestion service (Granian, WSGI;
+       deploy/geoapp-ingest.service) with a shared channel layer: GEOAPP_RELAY=worker, the
        request stores and queues one change for the worker  -> the issue wants >= 50 % of (a)
-  (b1) the same endpoint with GEOAPP_RELAY=inline (`make run` without Redis): the other apps'
-       receivers (the console's live push, dispatch's on-site detection) run in the request
+  (b1) the same with GEOAPP_RELAY=inline (`make run` without Redis): the other apps' receivers
+       (the console's live push, dispatch's on-site detection) run in the request
+  (bD) the same uploads through Daphne (the web service: ASGI), as they went before the
+       ingestion service took them
   (w)  the worker's side of (b): announcing the queued changes (receivers run), untimed in (b)
-  (c)  single pings in the OsmAnd form over real HTTP (relayed to the worker, as (b))
+  (c)  single pings in the OsmAnd form over real HTTP (to the ingestion service, relayed as (b))
   (d)  attendance for S supervisors over D days of 10-second pings (all-day shifts), in SQL
 
   (aK) / (bK) the same at K uploads at once (--concurrency, default 2 = one per core): K COPY
-       streams against K phones posting to K server processes (as Daphne is deployed, one per
-       core): the machine's throughput rather than one stream's latency
+       streams against K phones posting to the ingestion service with K processes (as deployed,
+       one per core): the machine's throughput rather than one stream's latency
 
-(a), (a2), (b) and (b1) run interleaved, batch by batch, so a busy machine slows all of them alike.
-The HTTP server runs in this process on one thread (like a daphne worker it keeps its database
-connection; a thread per request would open a new connection per request). Request bodies and
-COPY rows are built before each timed call.
+(a), (a2), (b), (b1) and (bD) run interleaved, batch by batch, so a busy machine slows all of them
+alike. The servers are processes of their own on loopback, started as deployed (loadtest/common.py
+starts them the same way for `make loadtest`); each phone keeps one keep-alive connection.
+Request bodies and COPY rows are built before each timed call.
 
 Defaults run in a few minutes. The issue's sizes:
   .venv/bin/python bench/bench_tracking.py --copy-batches 500 --http-batches 200 --single 5000 \
       --supervisors 300 --days 30
 Profile 20 warm 1000-ping requests end to end instead (pyinstrument if installed, else cProfile):
   .venv/bin/python bench/bench_tracking.py --profile
-Where the CPU goes (after the lines above): --cpu N runs N more of (a) and of (b), one block after
-the other, and prints the CPU each took per 1000 pings in this process (client and server) and in
-PostgreSQL's processes (read from /proc: only when the server runs on this machine). With both
+Where the CPU goes (after the lines above): --cpu N runs N more of (a), (b) and (bD), one block
+after the other, and prints the CPU each took per 1000 pings in this process (the client), in the
+server's processes and in PostgreSQL's (read from /proc: only when PostgreSQL runs on this machine). With both
 streams busy on every core, the rates compare as these totals do.
 The database is `bench_tracking`, or $BENCH_TRACKING_DB.
 """
@@ -105,7 +108,11 @@ def line(
 def main() -> None:
     args = parse()
     with scratch_database(BENCH_DB, keep=args.keep):
-        run(args)
+        servers = Servers()
+        try:
+            run(args, servers)
+        finally:
+            servers.stop()
 
 
 class Fleet:
@@ -170,8 +177,13 @@ class KeepAlive:
         self.conn = http.client.HTTPConnection(host, port, timeout=60)
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-        """(status, body) of one request."""
-        self.conn.request(method, path, body=body, headers=headers or {})
+        """(status, body) of one request. A connection the server closed while idle (as servers
+        do after a while) is opened again, as a phone's app does."""
+        try:
+            self.conn.request(method, path, body=body, headers=headers or {})
+        except (BrokenPipeError, ConnectionResetError):  # not sent: the server had closed it
+            self.conn.close()
+            self.conn.request(method, path, body=body, headers=headers or {})
         resp = self.conn.getresponse()
         return resp.status, resp.read()
 
@@ -272,50 +284,84 @@ def postgres_cpu_s() -> float | None:
     return total if found else None
 
 
-def cpu_split(n: int, jobs: dict[str, list]) -> None:
-    """Each kind's calls back to back: wall time and CPU (this process, PostgreSQL) per call."""
-    for label, calls in jobs.items():
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by process `pid` and its children (a server and its workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                stat = f.read()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            continue
+    return total
+
+
+def cpu_split(n: int, jobs: dict[str, tuple[list, int | None]]) -> None:
+    """Each kind's calls back to back: wall time and CPU (this process, the server's processes,
+    PostgreSQL) per call."""
+    for label, (calls, server) in jobs.items():
         pg0, me0, wall0 = postgres_cpu_s(), time.process_time(), time.perf_counter()
+        sv0 = tree_cpu_s(server) if server else 0.0
         for call in calls[:n]:
             call()
         pg1, me1, wall1 = postgres_cpu_s(), time.process_time(), time.perf_counter()
+        sv = (tree_cpu_s(server) - sv0) / n * 1000 if server else 0.0
         me = (me1 - me0) / n * 1000
         pg = (pg1 - pg0) / n * 1000 if pg0 is not None and pg1 is not None else float("nan")
         print(
             f"{label:<40} per 1000 pings: wall {(wall1 - wall0) / n * 1000:5.2f} ms, CPU {me:5.2f} ms here "
-            f"+ {pg:5.2f} ms PostgreSQL = {me + pg:5.2f} ms",
+            f"+ {sv:5.2f} ms server + {pg:5.2f} ms PostgreSQL = {me + sv + pg:5.2f} ms",
             flush=True,
         )
 
 
-def _serve(port_queue) -> None:
-    """A server process of its own (as each Daphne process is deployed), relaying to the worker."""
-    from django.conf import settings
-    from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer
-    from django.core.wsgi import get_wsgi_application
+class Servers:
+    """The bench's servers, started as deployed (loadtest/common.py), on the bench's database."""
 
-    from geoapp import serving
+    def __init__(self) -> None:
+        from loadtest import common as lc
 
-    settings.GEOAPP_RELAY = "worker"
-    server = WSGIServer(("127.0.0.1", 0), WSGIRequestHandler, allow_reuse_address=True)
-    WSGIRequestHandler.log_message = lambda *a, **k: None
-    server.set_app(get_wsgi_application())
-    serving.settle()  # as geoapp/wsgi.py and asgi.py do
-    port_queue.put(server.server_address[1])
-    server.serve_forever()
+        self.lc = lc
+        self.env = lc.server_env(lc.project_db_url(BENCH_DB), GEOAPP_RELAY="worker")
+        self.procs: dict[int, object] = {}  # port -> loadtest.common.Proc
+
+    def ingest(self, name: str, workers: int = 1, relay: str = "worker") -> int:
+        """The port of a new ingestion service (its log: var/loadtest/<name>.log)."""
+        port = self.lc.free_port()
+        env = {**self.env, "GEOAPP_RELAY": relay}
+        self.procs[port] = self.lc.start_ingest(env, port, workers=workers, threads=2, name=name)
+        return port
+
+    def daphne(self, name: str) -> int:
+        port = self.lc.free_port()
+        self.procs[port] = self.lc.start_server(self.env, port, name=name)
+        return port
+
+    def pid(self, port: int) -> int:
+        return self.procs[port].p.pid
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.stop()
 
 
-def concurrent(args: argparse.Namespace, fleet: Fleet, base_ak: datetime, base_bk: datetime) -> None:
-    """(aK) K COPY streams at once against (bK) K phones uploading at once to K server processes.
+def concurrent(args: argparse.Namespace, fleet: Fleet, servers: Servers, base_ak: datetime, base_bk: datetime) -> None:
+    """(aK) K COPY streams at once against (bK) K phones uploading at once to the ingestion
+    service with K processes.
 
     The machine's throughput rather than one stream's latency: with K uploads in flight, one's
     Python runs while another's statements run. Each thread keeps to its own phones (no lock is
     shared); bodies and rows are built before the clock starts; (aK) and (bK) alternate in
     rounds so machine load hits them alike.
     """
-    import multiprocessing
-
-    from django.db import connection, connections
+    from django.db import connection
 
     k = args.concurrency
     n = args.http_batches - args.http_batches % k
@@ -331,14 +377,8 @@ def concurrent(args: argparse.Namespace, fleet: Fleet, base_ak: datetime, base_b
         headers = {"Authorization": f"Bearer {phone.token}", "X-Device-Id": phone.device_id,
                    "Content-Type": "application/json"}  # fmt: skip
         bodies[t].append((fleet.body(start, path), headers))
-    connections.close_all()
-    connection.close_pool()  # the server processes make pools of their own
-    ctx = multiprocessing.get_context("fork")
-    ports = ctx.Queue()
-    servers = [ctx.Process(target=_serve, args=(ports,), daemon=True) for _ in range(k)]
-    for proc in servers:
-        proc.start()
-    clients = [KeepAlive("127.0.0.1", ports.get(timeout=30)) for _ in range(k)]
+    port = servers.ingest("bench-ingest-k", workers=k)
+    clients = [KeepAlive("127.0.0.1", port) for _ in range(k)]
     for t, client in enumerate(clients):  # warm each server with its first body: indexes, auth cache
         body, headers = bodies[t][0]
         assert client.request("POST", "/api/tracking/pings/", body, headers)[0] == 200
@@ -376,21 +416,16 @@ def concurrent(args: argparse.Namespace, fleet: Fleet, base_ak: datetime, base_b
         chunk = slice(first, min(first + step, per_thread))
         timed("aK", copy_worker, chunk)
         timed("bK", post_worker, chunk)
-    for proc in servers:
-        proc.terminate()
-        proc.join(5)
     copy_k = line(f"(aK) {k} COPY streams at once", done["aK"], took["aK"], lat["aK"])
-    line(f"(bK) {k} phones at once, {k} server processes", done["bK"], took["bK"], lat["bK"], copy_k)
+    line(f"(bK) {k} phones at once, {k} ingest processes", done["bK"], took["bK"], lat["bK"], copy_k)
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace, servers: Servers) -> None:
     from django.core.management import call_command
-    from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer
-    from django.core.wsgi import get_wsgi_application
     from django.db import connection
     from tqdm import tqdm
 
-    from geoapp import relay, serving
+    from geoapp import relay
     from kecamatan_boundaries.bootstrap import load_city_boundaries
     from tracking import attendance, partitions
     from tracking.models import Device
@@ -407,20 +442,23 @@ def run(args: argparse.Namespace) -> None:
     # latest position and the other would never move it (nor queue a change), a lighter path
     # than a phone's usual upload.
     phones_b1 = setup_fleet(n_sup, prefix="bench-inline", seed=4)
+    phones_bd = setup_fleet(n_sup, prefix="bench-daphne", seed=6)
     devices = {d.device_id: d for d in Device.objects.all()}
     now = datetime.now(UTC).replace(microsecond=0)
     fleet = Fleet(phones, devices, now)
     fleet_b1 = Fleet(phones_b1, devices, now)
+    fleet_bd = Fleet(phones_bd, devices, now)
     staged_batches = args.copy_batches if args.staged_batches is None else args.staged_batches
     rounds = max(args.copy_batches, staged_batches, args.http_batches)
     days_per_window = int(max(rounds, args.cpu) / len(phones) * fleet.span.total_seconds() / 86400) + 2
-    base_a = now - timedelta(days=7 * days_per_window + 1)  # seven separate windows: no key collides
+    base_a = now - timedelta(days=8 * days_per_window + 1)  # eight separate windows: no key collides
     base_a2 = base_a + timedelta(days=days_per_window)
     base_b = base_a2 + timedelta(days=days_per_window)
     base_b1 = base_b + timedelta(days=days_per_window)
-    base_ak = base_b1 + timedelta(days=days_per_window)
+    base_bd = base_b1 + timedelta(days=days_per_window)
+    base_ak = base_bd + timedelta(days=days_per_window)
     base_bk = base_ak + timedelta(days=days_per_window)  # then (cpu)'s, ending at least a day before now
-    partitions.ensure_days({(base_a + timedelta(days=d)).date() for d in range(7 * days_per_window + 3)})
+    partitions.ensure_days({(base_a + timedelta(days=d)).date() for d in range(8 * days_per_window + 3)})
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
 
@@ -428,33 +466,30 @@ def run(args: argparse.Namespace) -> None:
         profile(fleet, base_b)
         return
 
-    app = get_wsgi_application()
-    serving.settle()  # as geoapp/wsgi.py and asgi.py do (geoapp/serving.py)
-    server = WSGIServer(("127.0.0.1", 0), WSGIRequestHandler, allow_reuse_address=True)
-    WSGIRequestHandler.log_message = lambda *a, **k: None
-    server.set_app(app)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    http = KeepAlive("127.0.0.1", server.server_address[1])
+    port_b, port_bd = servers.ingest("bench-ingest"), servers.daphne("bench-daphne")
+    http, http_bd = KeepAlive("127.0.0.1", port_b), KeepAlive("127.0.0.1", port_bd)
+    http_b1 = KeepAlive("127.0.0.1", servers.ingest("bench-ingest-inline", relay="inline"))
 
     print(f"bench_tracking: {n_sup} supervisors, PostgreSQL {connection.pg_version}, {datetime.now():%Y-%m-%d %H:%M}")
     # Warm up, untimed, in a window of its own: the first request builds the in-process boundary
     # and geofence indexes and the auth cache; the first COPY warms the connection.
     base_warm = base_a - timedelta(days=1)
     partitions.ensure_days({(base_warm + timedelta(days=d)).date() for d in range(2)})
-    for r in range(3):
-        phone, start, path = fleet.batch(r, base_warm)
-        status, answer = http.request(
-            "POST", "/api/tracking/pings/", fleet.body(start, path),
-            {"Authorization": f"Bearer {phone.token}", "X-Device-Id": phone.device_id,
-             "Content-Type": "application/json"},
-        )  # fmt: skip
-        assert status == 200, answer[:300]
+    for client, warm_fleet in ((http, fleet), (http_b1, fleet_b1), (http_bd, fleet_bd)):
+        for r in range(3):
+            phone, start, path = warm_fleet.batch(r, base_warm)
+            status, answer = client.request(
+                "POST", "/api/tracking/pings/", warm_fleet.body(start, path),
+                {"Authorization": f"Bearer {phone.token}", "X-Device-Id": phone.device_id,
+                 "Content-Type": "application/json"},
+            )  # fmt: skip
+            assert status == 200, answer[:300]
     copy_into("tracking_ping", fleet.copy_rows(*fleet.batch(len(phones), base_warm), "warm"))
-    lat = {"a": [], "a2": [], "b": [], "b1": []}
-    cpu = {"a": [], "a2": [], "b": [], "b1": []}  # this process's CPU per call (p50): client + server
-    total = {"a": 0, "a2": 0, "b": 0, "b1": 0}
+    lat = {"a": [], "a2": [], "b": [], "b1": [], "bD": []}
+    cpu = {"a": [], "a2": [], "b": [], "b1": [], "bD": []}  # this process's CPU per call (p50)
+    total = {"a": 0, "a2": 0, "b": 0, "b1": 0, "bD": 0}
 
-    def post_batch(r: int, window: datetime, key: str, fleet: Fleet = fleet) -> None:
+    def post_batch(r: int, window: datetime, key: str, client: KeepAlive, fleet: Fleet) -> None:
         phone, start, path = fleet.batch(r, window)
         body = fleet.body(start, path)
         headers = {
@@ -462,14 +497,13 @@ def run(args: argparse.Namespace) -> None:
             "X-Device-Id": phone.device_id,
             "Content-Type": "application/json",
         }
-        c, s = time.process_time(), time.perf_counter()
-        status, answer = http.request("POST", "/api/tracking/pings/", body, headers)
+        s = time.perf_counter()
+        status, answer = client.request("POST", "/api/tracking/pings/", body, headers)
         lat[key].append(time.perf_counter() - s)
-        cpu[key].append(time.process_time() - c)
         assert status == 200 and json.loads(answer)["stored"] == BATCH, answer[:300]
         total[key] += BATCH
 
-    for r in tqdm(range(rounds), desc="(a) / (a2) / (b) / (b1) interleaved", leave=False):
+    for r in tqdm(range(rounds), desc="(a) / (a2) / (b) / (b1) / (bD) interleaved", leave=False):
         if r < args.copy_batches:
             phone, start, path = fleet.batch(r, base_a)
             rows = fleet.copy_rows(phone, start, path, "copy")
@@ -487,41 +521,44 @@ def run(args: argparse.Namespace) -> None:
             cpu["a2"].append(time.process_time() - c)
             total["a2"] += len(rows)
         if r < args.http_batches:
-            with relay_mode("worker"):
-                post_batch(r, base_b, "b")
-            with relay_mode("inline"):
-                post_batch(r, base_b1, "b1", fleet_b1)
+            post_batch(r, base_b, "b", http, fleet)
+            post_batch(r, base_b1, "b1", http_b1, fleet_b1)
+            post_batch(r, base_bd, "bD", http_bd, fleet_bd)
     copy_rate = line("(a) binary COPY, 1000 rows each", total["a"], sum(lat["a"]), lat["a"], cpu=cpu["a"])
     if total["a2"]:
         line("(a2) staging COPY + INSERT ON CONFLICT", total["a2"], sum(lat["a2"]), lat["a2"], copy_rate, cpu["a2"])
-    line("(b) batch endpoint, 1000 per request", total["b"], sum(lat["b"]), lat["b"], copy_rate, cpu["b"])
-    line("(b1) the same, receivers in the request", total["b1"], sum(lat["b1"]), lat["b1"], copy_rate, cpu["b1"])
+    line("(b) batch endpoint, 1000 per request", total["b"], sum(lat["b"]), lat["b"], copy_rate)
+    line("(b1) the same, receivers in the request", total["b1"], sum(lat["b1"]), lat["b1"], copy_rate)
+    line("(bD) the same through Daphne (ASGI)", total["bD"], sum(lat["bD"]), lat["bD"], copy_rate)
 
     if args.concurrency > 1 and args.http_batches:
-        concurrent(args, fleet, base_ak, base_bk)
+        concurrent(args, fleet, servers, base_ak, base_bk)
 
     if args.cpu:
-        base_cpu = base_bk + timedelta(days=days_per_window)  # the seventh window
+        base_cpu = base_bk + timedelta(days=days_per_window)  # the eighth window
 
         def copy_call(r: int):
             rows = fleet.copy_rows(*fleet.batch(r, base_cpu), "cpu")
             return lambda: copy_into("tracking_ping", rows)
 
-        def post_call(r: int):
-            phone, start, path = fleet_b1.batch(r, base_cpu)
+        def post_call(r: int, client: KeepAlive, phones: Fleet):
+            phone, start, path = phones.batch(r, base_cpu)
             body = fleet.body(start, path)
             headers = {"Authorization": f"Bearer {phone.token}", "X-Device-Id": phone.device_id,
                        "Content-Type": "application/json"}  # fmt: skip
 
             def call() -> None:
-                with relay_mode("worker"):
-                    status, answer = http.request("POST", "/api/tracking/pings/", body, headers)
+                status, answer = client.request("POST", "/api/tracking/pings/", body, headers)
                 assert status == 200, answer[:300]
 
             return call
 
-        cpu_split(args.cpu, {"(a) CPU, raw COPY": [copy_call(r) for r in range(args.cpu)],
-                             "(b) CPU, batch endpoint": [post_call(r) for r in range(args.cpu)]})  # fmt: skip
+        n = args.cpu
+        cpu_split(n, {
+            "(a) CPU, raw COPY": ([copy_call(r) for r in range(n)], None),
+            "(b) CPU, batch endpoint": ([post_call(r, http, fleet_b1) for r in range(n)], servers.pid(port_b)),
+            "(bD) CPU, through Daphne": ([post_call(r, http_bd, fleet_bd) for r in range(n)], servers.pid(port_bd)),
+        })  # fmt: skip
 
     queued = relay.pending()
     s = time.perf_counter()
@@ -543,12 +580,11 @@ def run(args: argparse.Namespace) -> None:
         params = {"id": phone.device_id, "token": phone.token, "timestamp": int(stamp.timestamp()),
                   "lat": phone.lat, "lon": phone.lon, "speed": 0, "accuracy": 10, "batt": 80}  # fmt: skip
         s = time.perf_counter()
-        with relay_mode("worker"):
-            status, answer = http.request("GET", f"/tracking/osmand/?{urlencode(params)}")
+        status, answer = http.request("GET", f"/tracking/osmand/?{urlencode(params)}")
         lat_c.append(time.perf_counter() - s)
         assert status == 200, answer[:300]
     line("(c) single OsmAnd pings", args.single, sum(lat_c), lat_c)
-    server.shutdown()
+    servers.stop()
 
     # (d) attendance: S supervisors x D days of 10-second pings (all-day shifts), on a clean history
     att_phones = [copy.copy(p) for p in phones[: args.supervisors]]

@@ -167,17 +167,32 @@ def start_server(env: dict[str, str], port: int, name: str = "web") -> Proc:
     argv = [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--access-log", "/dev/null"]
     proc = Proc(name, [*argv, "geoapp.asgi:application"], env)
     proc.start()
+    _await_health(proc, port)
+    return proc
+
+
+def _await_health(proc: Proc, port: int) -> None:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if not proc.alive():
             raise SystemExit(f"the server died at start; see {proc.logfile}")
         try:
             if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code in (200, 503):
-                return proc
+                return
         except requests.RequestException:
             pass
         time.sleep(0.3)
     raise SystemExit(f"the server did not answer /healthz in 90 s; see {proc.logfile}")
+
+
+def start_ingest(env: dict[str, str], port: int, workers: int = 2, threads: int = 2, name: str = "ingest") -> Proc:
+    """The ingestion service as deployed (deploy/geoapp-ingest.service): Granian, WSGI."""
+    from geoapp.serving import ingest_argv
+
+    proc = Proc(name, ingest_argv(port, workers, threads), env)
+    proc.start()
+    _await_health(proc, port)
+    return proc
 
 
 def start_worker(env: dict[str, str], name: str = "worker", poll: float = 0.5) -> Proc:

@@ -46,6 +46,14 @@ def parse() -> argparse.Namespace:
     p.add_argument("--buffer", type=int, default=60, help="fixes per buffered batch (60 = 10 minutes at 10 s)")
     p.add_argument("--phase2", type=float, default=300, help="seconds of phase 2 (300: each device uploads once)")
     p.add_argument("--servers", type=int, default=2, help="Daphne processes (behind the client's round robin)")
+    p.add_argument(
+        "--ingest-workers",
+        type=int,
+        default=2,
+        help="the ingestion service's processes (Granian, WSGI) taking the phones' uploads, as nginx routes "
+        "them (deploy/); 0 = uploads go to Daphne. Needs Redis (the worker relays to the consoles)",
+    )
+    p.add_argument("--ingest-threads", type=int, default=2, help="threads per ingestion process (2)")
     p.add_argument("--consoles", type=int, default=11, help="console WebSocket clients (11 operators)")
     p.add_argument("--citizens", type=int, default=10, help="citizens filing reports (10)")
     p.add_argument("--report-every", type=float, default=6, help="seconds between one citizen's reports (6)")
@@ -81,12 +89,24 @@ def main() -> int:
     env = c.server_env(db_url, REDIS_URL=redis)
     bases = [f"http://127.0.0.1:{p}" for p in ports]
     webs = [c.start_server(env, p, name=f"web-{i}") for i, p in enumerate(ports)]
+    ingest_base = None
+    if redis and args.ingest_workers:
+        ingest_port = c.free_port()
+        webs.append(c.start_ingest(env, ingest_port, args.ingest_workers, args.ingest_threads))
+        ingest_base = f"http://127.0.0.1:{ingest_port}"
     worker = c.start_worker(env)
-    c.log(f"{n_servers} Daphne server(s) {bases}, worker, channel layer: {'Redis ' + redis if redis else 'in-memory'}")
+    c.log(
+        f"{n_servers} Daphne server(s) {bases}, "
+        + (f"ingestion service {ingest_base} ({args.ingest_workers} x {args.ingest_threads}), " if ingest_base else "")
+        + f"worker, channel layer: {'Redis ' + redis if redis else 'in-memory'}"
+    )
     counter = iter(range(10**12))
 
     def pick() -> str:
         return bases[next(counter) % len(bases)]  # round robin, as nginx's upstream would
+
+    def pick_ingest() -> str:
+        return ingest_base or pick()  # nginx sends the ping URLs to the ingestion service
 
     books = c.Books()
     stop = threading.Event()
@@ -116,7 +136,7 @@ def main() -> int:
         lon, lat = phone.step(rng)
         t = max(c.now(), phone.t + 1)
         phone.t = t
-        c.send_pings(http(), pick(), phone, [(t, lon, lat)], books, f"ping {phone.protocol}", end_all[0])
+        c.send_pings(http(), pick_ingest(), phone, [(t, lon, lat)], books, f"ping {phone.protocol}", end_all[0])
 
     def phones_loop(until: threading.Event) -> None:
         """Each phone every `interval` seconds, spread evenly over the interval."""
@@ -183,7 +203,7 @@ def main() -> int:
                 for j in range(args.buffer):
                     lon, lat = dev.step(rng)
                     fixes.append((end - (args.buffer - 1 - j) * args.interval, lon, lat))
-                c.send_pings(http(), pick(), dev, fixes, books, "batch native", end_all[0])
+                c.send_pings(http(), pick_ingest(), dev, fixes, books, "batch native", end_all[0])
             finally:
                 bar.update(1)
 
@@ -239,7 +259,9 @@ def main() -> int:
     print(
         f"== loadtest {c.wib_now()}: {args.phones} phones / {args.interval:g} s for {args.phase1 + args.phase2:g} s,"
         f" {sent2} of {len(devices)} buffered devices scheduled ({args.buffer} fixes each), {args.consoles} consoles,"
-        f" {args.citizens} citizens; Daphne + worker, {'Redis' if redis else 'in-memory'} channel layer"
+        f" {args.citizens} citizens; Daphne"
+        + (f" + ingestion service ({args.ingest_workers} x {args.ingest_threads})" if ingest_base else "")
+        + f" + worker, {'Redis' if redis else 'in-memory'} channel layer"
     )
     for line in books.figures():
         print("  " + line)
