@@ -18,8 +18,8 @@ In one run, on the same partitioned table and indexes:
   (d)  attendance for S supervisors over D days of 10-second pings (all-day shifts), in SQL
 
   (aK) / (bK) the same at K uploads at once (--concurrency, default 2 = one per core): K COPY
-       streams against K phones posting to the ingestion service with K processes (as deployed,
-       one per core): the machine's throughput rather than one stream's latency
+       streams against K phones posting to K ingestion processes (deployed: one per core), one
+       phone each: the machine's throughput rather than one stream's latency
 
 (a), (a2), (b), (b1) and (bD) run interleaved, batch by batch, so a busy machine slows all of them
 alike. The servers are processes of their own on loopback, started as deployed (loadtest/common.py
@@ -31,8 +31,8 @@ Defaults run in a few minutes. The issue's sizes:
       --supervisors 300 --days 30
 Profile 20 warm 1000-ping requests end to end instead (pyinstrument if installed, else cProfile):
   .venv/bin/python bench/bench_tracking.py --profile
-Where the CPU goes (after the lines above): --cpu N runs N more of (a), (b) and (bD), one block
-after the other, and prints the CPU each took per 1000 pings in this process (the client), in the
+Where the CPU goes (after the lines above): --cpu N runs N more of (a), (b) and (bD), taking turns
+in blocks of 10, and prints the CPU each took per 1000 pings in this process (the client), in the
 server's processes and in PostgreSQL's (read from /proc: only when PostgreSQL runs on this machine). With both
 streams busy on every core, the rates compare as these totals do.
 The database is `bench_tracking`, or $BENCH_TRACKING_DB.
@@ -83,7 +83,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--supervisors", type=int, default=30, help="supervisors for attendance (d)")
     p.add_argument("--days", type=int, default=1, help="days of 10-second pings for attendance (d)")
     p.add_argument("--profile", action="store_true", help="profile 20 warm 1000-ping requests and stop")
-    p.add_argument("--cpu", type=int, default=0, help="then N batches each of (a) and (b): CPU per 1000 pings")
+    p.add_argument("--cpu", type=int, default=0, help="then N batches each of (a), (b), (bD): CPU per 1000 pings")
     p.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     return p.parse_args()
 
@@ -303,20 +303,27 @@ def tree_cpu_s(pid: int) -> float:
     return total
 
 
-def cpu_split(n: int, jobs: dict[str, tuple[list, int | None]]) -> None:
-    """Each kind's calls back to back: wall time and CPU (this process, the server's processes,
-    PostgreSQL) per call."""
-    for label, (calls, server) in jobs.items():
-        pg0, me0, wall0 = postgres_cpu_s(), time.process_time(), time.perf_counter()
-        sv0 = tree_cpu_s(server) if server else 0.0
-        for call in calls[:n]:
-            call()
-        pg1, me1, wall1 = postgres_cpu_s(), time.process_time(), time.perf_counter()
-        sv = (tree_cpu_s(server) - sv0) / n * 1000 if server else 0.0
-        me = (me1 - me0) / n * 1000
-        pg = (pg1 - pg0) / n * 1000 if pg0 is not None and pg1 is not None else float("nan")
+def cpu_split(n: int, jobs: dict[str, tuple[list, int | None]], block: int = 10) -> None:
+    """Each kind's calls in blocks of `block`, the kinds taking turns (so PostgreSQL's background
+    work, autovacuum after many inserts, falls on all alike): wall time and CPU (this process,
+    the server's processes, PostgreSQL's) per call."""
+    spent = {label: [0.0, 0.0, 0.0, 0.0] for label in jobs}  # wall, here, server, PostgreSQL
+    for first in range(0, n, block):
+        for label, (calls, server) in jobs.items():
+            pg0, me0, wall0 = postgres_cpu_s(), time.process_time(), time.perf_counter()
+            sv0 = tree_cpu_s(server) if server else 0.0
+            for call in calls[first : min(first + block, n)]:
+                call()
+            pg1, me1, wall1 = postgres_cpu_s(), time.process_time(), time.perf_counter()
+            total = spent[label]
+            total[0] += wall1 - wall0
+            total[1] += me1 - me0
+            total[2] += tree_cpu_s(server) - sv0 if server else 0.0
+            total[3] += pg1 - pg0 if pg0 is not None and pg1 is not None else float("nan")
+    for label, (wall, me, sv, pg) in spent.items():
+        wall, me, sv, pg = (x / n * 1000 for x in (wall, me, sv, pg))
         print(
-            f"{label:<40} per 1000 pings: wall {(wall1 - wall0) / n * 1000:5.2f} ms, CPU {me:5.2f} ms here "
+            f"{label:<40} per 1000 pings: wall {wall:5.2f} ms, CPU {me:5.2f} ms here "
             f"+ {sv:5.2f} ms server + {pg:5.2f} ms PostgreSQL = {me + sv + pg:5.2f} ms",
             flush=True,
         )
@@ -353,8 +360,7 @@ class Servers:
 
 
 def concurrent(args: argparse.Namespace, fleet: Fleet, servers: Servers, base_ak: datetime, base_bk: datetime) -> None:
-    """(aK) K COPY streams at once against (bK) K phones uploading at once to the ingestion
-    service with K processes.
+    """(aK) K COPY streams at once against (bK) K phones uploading at once to K ingestion processes.
 
     The machine's throughput rather than one stream's latency: with K uploads in flight, one's
     Python runs while another's statements run. Each thread keeps to its own phones (no lock is
@@ -377,8 +383,10 @@ def concurrent(args: argparse.Namespace, fleet: Fleet, servers: Servers, base_ak
         headers = {"Authorization": f"Bearer {phone.token}", "X-Device-Id": phone.device_id,
                    "Content-Type": "application/json"}  # fmt: skip
         bodies[t].append((fleet.body(start, path), headers))
-    port = servers.ingest("bench-ingest-k", workers=k)
-    clients = [KeepAlive("127.0.0.1", port) for _ in range(k)]
+    # K services of one process each, one phone to each (as nginx balances over upstreams): a
+    # K-process service hands each connection to whichever process accepts it, and two phones'
+    # connections on one process would measure that process, not the machine.
+    clients = [KeepAlive("127.0.0.1", servers.ingest(f"bench-ingest-k{t}")) for t in range(k)]
     for t, client in enumerate(clients):  # warm each server with its first body: indexes, auth cache
         body, headers = bodies[t][0]
         assert client.request("POST", "/api/tracking/pings/", body, headers)[0] == 200

@@ -1,12 +1,14 @@
 """`make faults`: break things under traffic and prove nothing accepted is lost or stored twice.
 
 It makes a throwaway PostgreSQL cluster of its own (restarting the shared one would break
-everybody else's work), migrates and bootstraps it, starts Daphne and the worker, and tries:
+everybody else's work), migrates and bootstraps it, starts Daphne, the ingestion service and the
+worker, and tries:
 
-  1. PostgreSQL restarted (`pg_ctl restart -m fast`) twice while phones ping (three protocols),
-     citizens file reports (with Idempotency-Key) and supervisors' phones acknowledge their
-     orders: clients get 503 + Retry-After and retry; afterwards every accepted ping and report is
-     stored once, no report has two open orders, every acknowledged order is acknowledged;
+  1. PostgreSQL restarted (`pg_ctl restart -m fast`) twice while phones ping (three protocols,
+     to the ingestion service as nginx routes them; the rest goes to Daphne), citizens file
+     reports (with Idempotency-Key) and supervisors' phones acknowledge their orders: clients get
+     503 + Retry-After and retry; afterwards every accepted ping and report is stored once, no
+     report has two open orders, every acknowledged order is acknowledged;
   2. the worker killed with SIGKILL while it runs due escalation timers, then restarted: every
      timer fires exactly once (one expiry, one escalation decision per order);
   3. Redis absent (REDIS_URL pointing at a port where nothing listens): reports and pings still
@@ -50,9 +52,10 @@ def result(name: str, ok: bool, detail: str) -> None:
 
 # --- 1. database restarts under traffic ---------------------------------------------------------
 def scenario_pg(cluster: c.Cluster, env: dict, phones: list[c.Phone], citizens: list[str], seconds: float) -> None:
-    port = c.free_port()
-    base = f"http://127.0.0.1:{port}"
+    port, ingest_port = c.free_port(), c.free_port()
+    base, ingest = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{ingest_port}"
     web = c.start_server(env, port, name="faults-web")
+    ingest_service = c.start_ingest(env, ingest_port, name="faults-ingest")  # the pings' server, as deployed
     worker = c.start_worker(env, name="faults-worker")
     books = c.Books()
     stop = threading.Event()
@@ -66,7 +69,7 @@ def scenario_pg(cluster: c.Cluster, env: dict, phones: list[c.Phone], citizens: 
             lon, lat = phone.step(rng)
             t = max(c.now(), phone.t + 1)
             phone.t = t
-            c.send_pings(http, base, phone, [(t, lon, lat)], books, f"ping {phone.protocol}", deadline)
+            c.send_pings(http, ingest, phone, [(t, lon, lat)], books, f"ping {phone.protocol}", deadline)
             stop.wait(1.0)
 
     def supervisor_app(phone: c.Phone) -> None:
@@ -123,6 +126,7 @@ def scenario_pg(cluster: c.Cluster, env: dict, phones: list[c.Phone], citizens: 
     for t in threads:
         t.join(timeout=90)
     web.stop()
+    ingest_service.stop()
     worker.stop()
 
     from django.db import connections
