@@ -134,6 +134,8 @@ def test_it_answers_as_the_web_service_does(live, t0):
             ("POST", "/api/tracking/pings/", auth, {"pings": [{"time": "2099-01-01T00:00:00Z", "lat": 95,
                                                                "lon": "abc"}]}),
             ("POST", "/api/tracking/pings/", auth, {"pings": [{"time": t0.isoformat(), "lat": 0, "lon": 0}] * 1001}),
+            ("POST", "/api/tracking/pings/", auth, {"pings": [{"time": t0.isoformat(), "lat": -6.1, "lon": 106.6}]
+                                                    * 100_000}),  # ~6 MB
             ("GET", f"/tracking/osmand/?id={sup.device.device_id}&token={sup.token}&lat=-6.18&lon=106.68", {}, b""),
             ("GET", "/api/tracking/pings/", auth, b""),
         ]  # fmt: skip
@@ -150,7 +152,7 @@ def test_it_answers_as_the_web_service_does(live, t0):
             same = {k.lower(): v for k, v in r.headers.items() if k.lower() not in TRANSPORT}
             answers[server].append((r.status_code, r.content, same))
     statuses = [a[0] for a in answers["ingest"]]
-    assert statuses == [200, 200, 200, 401, 404, 403, 400, 400, 413, 400, 405], statuses
+    assert statuses == [200, 200, 200, 401, 404, 403, 400, 400, 413, 413, 400, 405], statuses
     for (code_i, body_i, head_i), (code_w, body_w, head_w) in zip(answers["ingest"], answers["web"], strict=True):
         assert (code_i, head_i) == (code_w, head_w)
         if code_i == 200:  # the same counts (the device ids differ)
@@ -161,6 +163,7 @@ def test_it_answers_as_the_web_service_does(live, t0):
     assert json.loads(answers["ingest"][1][1])["duplicates"] == 20
     assert "strict-transport-security" in answers["ingest"][2][2]  # https said by nginx: HSTS
     assert "lon must be a number, not 'abc'" in answers["ingest"][7][1].decode()  # the bad field is named
+    assert "100000 pings in one request" in answers["ingest"][9][1].decode()  # the app's answer, not the server's
     for sup in sups.values():
         assert Ping.objects.filter(device_id=sup.device.pk).count() == 23  # nothing refused was stored
 
