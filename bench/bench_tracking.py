@@ -33,8 +33,8 @@ Profile 20 warm 1000-ping requests end to end instead (pyinstrument if installed
   .venv/bin/python bench/bench_tracking.py --profile
 Where the CPU goes (after the lines above): --cpu N runs N more of (a), (b) and (bD), taking turns
 in blocks of 10, and prints the CPU each took per 1000 pings in this process (the client), in the
-server's processes and in PostgreSQL's (read from /proc: only when PostgreSQL runs on this machine). With both
-streams busy on every core, the rates compare as these totals do.
+server's processes and in PostgreSQL's (read from /proc: only when PostgreSQL runs on this
+machine). With both streams busy on every core, the rates compare as these totals do.
 The database is `bench_tracking`, or $BENCH_TRACKING_DB.
 """
 
@@ -494,7 +494,7 @@ def run(args: argparse.Namespace, servers: Servers) -> None:
             assert status == 200, answer[:300]
     copy_into("tracking_ping", fleet.copy_rows(*fleet.batch(len(phones), base_warm), "warm"))
     lat = {"a": [], "a2": [], "b": [], "b1": [], "bD": []}
-    cpu = {"a": [], "a2": [], "b": [], "b1": [], "bD": []}  # this process's CPU per call (p50)
+    cpu = {"a": [], "a2": []}  # this process's CPU per COPY (p50); the servers' is --cpu's
     total = {"a": 0, "a2": 0, "b": 0, "b1": 0, "bD": 0}
 
     def post_batch(r: int, window: datetime, key: str, client: KeepAlive, fleet: Fleet) -> None:
