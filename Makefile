@@ -67,7 +67,7 @@ stop-db:
 loadtest: setup ## load: 300 phones, then 10,000 buffering devices, 11 consoles, citizens (~7 min; LOADTEST_ARGS to scale)
 	$(PY) loadtest/run_load.py $(LOADTEST_ARGS)
 
-faults: setup ## faults: PostgreSQL restarts, worker SIGKILL, Redis gone/back, media disk full; then the long fuzz
+faults: setup ## faults: PostgreSQL restarts, worker SIGKILL, Redis gone/back, media disk full, ingestion SIGKILL; then the long fuzz
 	$(PY) loadtest/run_faults.py $(FAULTS_ARGS)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-40} $(PY) -m pytest tests/security/test_api_fuzz.py -q -p no:cacheprovider
 

@@ -195,6 +195,27 @@ def start_ingest(env: dict[str, str], port: int, workers: int = 2, threads: int 
     return proc
 
 
+def kill_tree(pid: int, sig: int = signal.SIGKILL) -> int:
+    """Signal a process and every process under it (a server and its workers, as systemd's
+    control group would); returns how many were signalled."""
+    todo, seen = [pid], []
+    while todo:
+        p = todo.pop()
+        seen.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            continue
+    for p in seen:
+        try:
+            os.kill(p, sig)
+        except ProcessLookupError:
+            pass
+    return len(seen)
+
+
 def start_worker(env: dict[str, str], name: str = "worker", poll: float = 0.5) -> Proc:
     return Proc(name, [PY, "manage.py", "run_worker", "--poll", str(poll)], env).start()
 

@@ -15,11 +15,14 @@ worker, and tries:
      answer 2xx; then a Redis of our own stopped and started again: the console reconnects and
      gets the events made after;
   4. media storage full (every write fails with ENOSPC after a partial file): the citizen gets a
-     clear 507, no report is stored, no partial file is left.
+     clear 507, no report is stored, no partial file is left;
+  5. the ingestion service SIGKILLed with its workers twice while phones upload (single fixes and
+     10-fix buffers), started again on the same port: cut-off uploads are resent; every accepted
+     ping is stored once.
 
 Prints what was tried and the result of each; exit status 1 if any check failed.
 
-    .venv/bin/python loadtest/run_faults.py [--only pg,worker,redis,media] [--keep]
+    .venv/bin/python loadtest/run_faults.py [--only pg,worker,redis,media,ingest] [--keep]
 """
 
 from __future__ import annotations
@@ -157,6 +160,73 @@ def scenario_pg(cluster: c.Cluster, env: dict, phones: list[c.Phone], citizens: 
         f" {doubles}; acknowledged orders {len(acks)}, not acknowledged in the database {len(not_acked)}",
     )
     del statuses
+
+
+# --- 5. the ingestion service killed mid-upload ---------------------------------------------------
+def scenario_ingest(env: dict, phones: list[c.Phone], seconds: float) -> None:
+    """Phones upload (a fix a second in the three protocols; every third native phone a 10-fix
+    buffer every 10 s) to the ingestion service, which is SIGKILLed with its workers twice, mid-upload, and
+    started again on the same port a second later (systemd's Restart=always, RestartSec=2). An
+    upload cut off either committed or rolled back: the phone resends, and the history's key
+    turns a resend of what was stored into duplicates. Afterwards every accepted ping is stored
+    once."""
+    port = c.free_port()
+    base = f"http://127.0.0.1:{port}"
+    service = c.start_ingest(env, port, name="faults-ingest-kill")
+    books = c.Books()
+    stop = threading.Event()
+    deadline = time.monotonic() + seconds + 60
+
+    def phone_loop(phone: c.Phone, seed: int) -> None:
+        rng = random.Random(seed)
+        http = requests.Session()
+        buffered = phone.protocol == "native" and seed % 3 == 0
+        size = 10 if buffered else 1  # a buffer of the last 10 s, a fix a second, sent every 10 s
+        while not stop.is_set():
+            fixes = []
+            for _ in range(size):
+                lon, lat = phone.step(rng)
+                phone.t = max(c.now() - size, phone.t + 1)
+                fixes.append((phone.t, lon, lat))
+            kind = "batch native" if buffered else f"ping {phone.protocol}"
+            c.send_pings(http, base, phone, fixes, books, kind, deadline)
+            stop.wait(size)
+
+    threads = [threading.Thread(target=phone_loop, args=(p, i), daemon=True) for i, p in enumerate(phones)]
+    for t in threads:
+        t.start()
+    kills = []
+    for n in (1, 2):
+        time.sleep(seconds / 3)
+        killed = c.kill_tree(service.p.pid)
+        service.p.wait()
+        c.log(f"ingestion service SIGKILLed ({killed} processes); starting it again")
+        time.sleep(1)
+        started = time.monotonic()
+        service = c.start_ingest(env, port, name=f"faults-ingest-kill-{n}")
+        kills.append(f"kill {n}: {killed} processes, answering again {time.monotonic() - started + 1:.1f} s later")
+    time.sleep(seconds / 3)
+    stop.set()
+    for t in threads:
+        t.join(timeout=90)
+    service.stop()
+
+    from django.db import connections
+
+    connections.close_all()
+    ok, lines = c.audit(books, MARKER)
+    cut = sum(n for v in books.statuses.values() for s, n in v.items() if not isinstance(s, int))
+    n5xx = sum(n for v in books.statuses.values() for s, n in v.items() if isinstance(s, int) and s >= 500)
+    for line in books.figures():
+        print("    " + line)
+    for line in lines:
+        print("    " + line)
+    print(f"    retries: {dict(books.retries)}; {'; '.join(kills)}")
+    result(
+        "ingestion service SIGKILLed x2 mid-upload",
+        ok and cut > 0 and n5xx == 0,
+        f"{cut} uploads cut off or refused a connection (resent), 5xx {n5xx}; {lines[0]}",
+    )
 
 
 # --- 2. the worker killed during escalations ----------------------------------------------------
@@ -364,7 +434,7 @@ def scenario_media(db_url: str, citizen_key: str) -> None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", default="pg,worker,redis,media", help="comma-separated scenarios")
+    p.add_argument("--only", default="pg,worker,redis,media,ingest", help="comma-separated scenarios")
     p.add_argument("--phones", type=int, default=65, help="phones pinging every second during the restarts")
     p.add_argument("--citizens", type=int, default=4)
     p.add_argument("--seconds", type=float, default=30, help="traffic time around the two restarts")
@@ -383,6 +453,7 @@ def main() -> int:
         phones = c.make_fleet(args.phones, "ft-phone")
         citizens = [c.session_for(u) for u in c.make_users("citizen", args.citizens + 1, "ft-cit")]
         operator = c.session_for(c.make_users("operator", 1, "ft-op")[0])
+        ingest_phones = c.make_fleet(30, "ft-ingest") if "ingest" in only else []  # books of their own
         from django.db import connections
 
         connections.close_all()
@@ -399,6 +470,9 @@ def main() -> int:
         if "media" in only:
             c.log("4. media storage full")
             scenario_media(db_url, citizens[-1])
+        if "ingest" in only:
+            c.log(f"5. ingestion service SIGKILLed twice: {len(ingest_phones)} phones, {args.seconds:g} s")
+            scenario_ingest(env, ingest_phones, args.seconds)
     finally:
         from django.db import connections
 
