@@ -265,42 +265,29 @@ def profile(fleet: Fleet, base: datetime, count: int = 20) -> None:
     print(profiler.output_text(unicode=False, color=False))
 
 
+def _proc_cpu(pid: int | str) -> tuple[str, float] | None:
+    """(command name, CPU seconds used so far: user + system) of a process, from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return stat[stat.index("(") + 1 : stat.rindex(")")], (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def postgres_cpu_s() -> float | None:
     """CPU seconds used so far by this machine's PostgreSQL processes (None: not found, e.g. remote)."""
-    total, found = 0.0, False
-    tick = os.sysconf("SC_CLK_TCK")
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if stat[stat.index("(") + 1 : stat.rindex(")")].startswith(("postgres", "postmaster")):
-            fields = stat[stat.rindex(")") + 2 :].split()
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-            found = True
-    return total if found else None
+    procs = (_proc_cpu(pid) for pid in os.listdir("/proc") if pid.isdigit())
+    spent = [p[1] for p in procs if p is not None and p[0].startswith(("postgres", "postmaster"))]
+    return sum(spent) if spent else None
 
 
 def tree_cpu_s(pid: int) -> float:
     """CPU seconds used so far by process `pid` and its children (a server and its workers)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                stat = f.read()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    todo.extend(int(c) for c in f.read().split())
-        except OSError:
-            continue
-    return total
+    from loadtest.common import process_tree
+
+    return sum(p[1] for p in map(_proc_cpu, process_tree(pid)) if p is not None)
 
 
 def cpu_split(n: int, jobs: dict[str, tuple[list, int | None]], block: int = 10) -> None:

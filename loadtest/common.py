@@ -195,9 +195,8 @@ def start_ingest(env: dict[str, str], port: int, workers: int = 2, threads: int 
     return proc
 
 
-def kill_tree(pid: int, sig: int = signal.SIGKILL) -> int:
-    """Signal a process and every process under it (a server and its workers, as systemd's
-    control group would); returns how many were signalled."""
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every process under it (a server and its workers), read from /proc."""
     todo, seen = [pid], []
     while todo:
         p = todo.pop()
@@ -208,6 +207,13 @@ def kill_tree(pid: int, sig: int = signal.SIGKILL) -> int:
                     todo.extend(int(c) for c in f.read().split())
         except OSError:
             continue
+    return seen
+
+
+def kill_tree(pid: int, sig: int = signal.SIGKILL) -> int:
+    """Signal a process and every process under it (as systemd's control group would); returns
+    how many were signalled."""
+    seen = process_tree(pid)
     for p in seen:
         try:
             os.kill(p, sig)
