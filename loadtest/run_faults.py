@@ -35,6 +35,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -54,6 +55,48 @@ def result(name: str, ok: bool, detail: str) -> None:
 
 
 # --- 1. database restarts under traffic ---------------------------------------------------------
+def phone_traffic(
+    base: str, phone: c.Phone, books: c.Books, stop: threading.Event, deadline: float, seed: int, size: int = 1
+) -> None:
+    """A phone until `stop`: `size` fixes a second apart, sent together every `size` seconds (1: a
+    fix a second in its protocol; more: a native phone's buffer), retried as a phone does."""
+    rng = random.Random(seed)
+    http = requests.Session()
+    kind = f"ping {phone.protocol}" if size == 1 else f"batch {phone.protocol}"
+    while not stop.is_set():
+        fixes = []
+        for _ in range(size):
+            lon, lat = phone.step(rng)
+            phone.t = max(c.now() - size + 1, phone.t + 1)
+            fixes.append((phone.t, lon, lat))
+        c.send_pings(http, base, phone, fixes, books, kind, deadline)
+        stop.wait(size)
+
+
+def faults_at_thirds(
+    seconds: float, threads: list[threading.Thread], stop: threading.Event, fault: Callable[[int], str]
+) -> list[str]:
+    """Start the traffic, apply `fault(1)` and `fault(2)` at 1/3 and 2/3 of `seconds`, then stop the
+    traffic and wait for it; returns what each fault said."""
+    for t in threads:
+        t.start()
+    said = []
+    for n in (1, 2):
+        time.sleep(seconds / 3)
+        said.append(fault(n))
+    time.sleep(seconds / 3)
+    stop.set()
+    for t in threads:
+        t.join(timeout=90)
+    return said
+
+
+def print_books(books: c.Books, audit_lines: list[str], faults: list[str]) -> None:
+    for line in [*books.figures(), *audit_lines]:
+        print("    " + line)
+    print(f"    retries: {dict(books.retries)}; {'; '.join(faults)}")
+
+
 def scenario_pg(cluster: c.Cluster, env: dict, phones: list[c.Phone], citizens: list[str], seconds: float) -> None:
     port, ingest_port = c.free_port(), c.free_port()
     base, ingest = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{ingest_port}"
@@ -64,16 +107,6 @@ def scenario_pg(cluster: c.Cluster, env: dict, phones: list[c.Phone], citizens: 
     stop = threading.Event()
     acks: dict[int, int] = {}  # order id -> HTTP status of the acknowledge that succeeded
     deadline = time.monotonic() + seconds + 60
-
-    def phone_loop(phone: c.Phone, seed: int) -> None:
-        rng = random.Random(seed)
-        http = requests.Session()
-        while not stop.is_set():
-            lon, lat = phone.step(rng)
-            t = max(c.now(), phone.t + 1)
-            phone.t = t
-            c.send_pings(http, ingest, phone, [(t, lon, lat)], books, f"ping {phone.protocol}", deadline)
-            stop.wait(1.0)
 
     def supervisor_app(phone: c.Phone) -> None:
         """The SIGAP phone: polls its orders and acknowledges new offers (retrying on 503)."""
@@ -111,23 +144,22 @@ def scenario_pg(cluster: c.Cluster, env: dict, phones: list[c.Phone], citizens: 
             c.file_report(client, books, "report", deadline, rng, MARKER)
             stop.wait(1.0)
 
-    threads = [threading.Thread(target=phone_loop, args=(p, i), daemon=True) for i, p in enumerate(phones)]
+    threads = [
+        threading.Thread(target=phone_traffic, args=(ingest, p, books, stop, deadline, i), daemon=True)
+        for i, p in enumerate(phones)
+    ]
     threads += [
         threading.Thread(target=supervisor_app, args=(p,), daemon=True) for p in phones[:: max(1, len(phones) // 20)]
     ]
     threads += [threading.Thread(target=citizen_loop, args=(k, i), daemon=True) for i, k in enumerate(citizens)]
-    for t in threads:
-        t.start()
-    restarts = []
-    for label in ("during ingestion", "during dispatch"):
-        time.sleep(seconds / 3)
+
+    def restart(n: int) -> str:
+        label = ("during ingestion", "during dispatch")[n - 1]
         took = cluster.restart()
-        restarts.append(f"{label}: restarted in {took:.1f} s")
         c.log(f"PostgreSQL restarted ({label}) in {took:.1f} s")
-    time.sleep(seconds / 3)
-    stop.set()
-    for t in threads:
-        t.join(timeout=90)
+        return f"{label}: restarted in {took:.1f} s"
+
+    restarts = faults_at_thirds(seconds, threads, stop, restart)
     web.stop()
     ingest_service.stop()
     worker.stop()
@@ -148,11 +180,7 @@ def scenario_pg(cluster: c.Cluster, env: dict, phones: list[c.Phone], citizens: 
     )
     acked_states = dict(Order.objects.filter(pk__in=list(acks)).values_list("pk", "state"))
     not_acked = [oid for oid in acks if acked_states.get(oid) in (None, "offered")]
-    for line in books.figures():
-        print("    " + line)
-    for line in lines:
-        print("    " + line)
-    print(f"    retries: {dict(books.retries)}; {'; '.join(restarts)}")
+    print_books(books, lines, restarts)
     result(
         "PostgreSQL restart x2 (ingestion + dispatch)",
         ok and n503 > 0 and n5xx == 0 and doubles == 0 and not not_acked,
@@ -177,38 +205,24 @@ def scenario_ingest(env: dict, phones: list[c.Phone], seconds: float) -> None:
     stop = threading.Event()
     deadline = time.monotonic() + seconds + 60
 
-    def phone_loop(phone: c.Phone, seed: int) -> None:
-        rng = random.Random(seed)
-        http = requests.Session()
-        buffered = phone.protocol == "native" and seed % 3 == 0
-        size = 10 if buffered else 1  # a buffer of the last 10 s, a fix a second, sent every 10 s
-        while not stop.is_set():
-            fixes = []
-            for _ in range(size):
-                lon, lat = phone.step(rng)
-                phone.t = max(c.now() - size, phone.t + 1)
-                fixes.append((phone.t, lon, lat))
-            kind = "batch native" if buffered else f"ping {phone.protocol}"
-            c.send_pings(http, base, phone, fixes, books, kind, deadline)
-            stop.wait(size)
+    threads = [  # every third phone (all native) uploads a 10-fix buffer every 10 s
+        threading.Thread(
+            target=phone_traffic, args=(base, p, books, stop, deadline, i, 10 if i % 3 == 0 else 1), daemon=True
+        )
+        for i, p in enumerate(phones)
+    ]
 
-    threads = [threading.Thread(target=phone_loop, args=(p, i), daemon=True) for i, p in enumerate(phones)]
-    for t in threads:
-        t.start()
-    kills = []
-    for n in (1, 2):
-        time.sleep(seconds / 3)
+    def kill(n: int) -> str:
+        nonlocal service
         killed = c.kill_tree(service.p.pid)
         service.p.wait()
         c.log(f"ingestion service SIGKILLed ({killed} processes); starting it again")
         time.sleep(1)
         started = time.monotonic()
         service = c.start_ingest(env, port, name=f"faults-ingest-kill-{n}")
-        kills.append(f"kill {n}: {killed} processes, answering again {time.monotonic() - started + 1:.1f} s later")
-    time.sleep(seconds / 3)
-    stop.set()
-    for t in threads:
-        t.join(timeout=90)
+        return f"kill {n}: {killed} processes, answering again {time.monotonic() - started + 1:.1f} s later"
+
+    kills = faults_at_thirds(seconds, threads, stop, kill)
     service.stop()
 
     from django.db import connections
@@ -217,11 +231,7 @@ def scenario_ingest(env: dict, phones: list[c.Phone], seconds: float) -> None:
     ok, lines = c.audit(books, MARKER)
     cut = sum(n for v in books.statuses.values() for s, n in v.items() if not isinstance(s, int))
     n5xx = sum(n for v in books.statuses.values() for s, n in v.items() if isinstance(s, int) and s >= 500)
-    for line in books.figures():
-        print("    " + line)
-    for line in lines:
-        print("    " + line)
-    print(f"    retries: {dict(books.retries)}; {'; '.join(kills)}")
+    print_books(books, lines, kills)
     result(
         "ingestion service SIGKILLed x2 mid-upload",
         ok and cut > 0 and n5xx == 0,
