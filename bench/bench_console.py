@@ -40,9 +40,9 @@ import django  # noqa: E402
 django.setup()
 
 import requests  # noqa: E402
-from django.conf import settings  # noqa: E402
 from django.contrib.gis.geos import Point  # noqa: E402
 from django.db import connections  # noqa: E402
+from django.test import override_settings  # noqa: E402
 from django.test.utils import setup_databases, teardown_databases  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from tqdm import tqdm  # noqa: E402
@@ -140,7 +140,7 @@ def main() -> int:
     # Setting up 2,000 reports takes minutes; a wider presence window keeps the seeded supervisors
     # on duty meanwhile (the server process is forked from this one and inherits it), so the
     # measured rounds are plain moving pings, not the dispatcher catching up on a backlog.
-    settings.TRACKING_PRESENCE_WINDOW_S = 3600
+    override_settings(TRACKING_PRESENCE_WINDOW_S=3600).enable()  # sends setting_changed (tracking/settings.py)
     print(f"==> database bench_console: {args.reports} reports, {args.supervisors} supervisors")
     cfg = setup_databases(verbosity=0, interactive=False, aliases={"default"})
     process = None

@@ -134,32 +134,102 @@ class _KecamatanCodes:
     order, gives the same answer (for a point, intersects = covered by; first hit = lowest code)
     about 10x faster. Points in no polygon (gaps, outside the city) still go to `locate_many`
     for its nearest-within-tolerance rule.
+
+    Before that, a grid (`_Grid`) answers most points with one array lookup: the per-polygon
+    loop cost ~0.45 ms per 1000 points even when every point lay deep inside one kecamatan.
     """
 
     def __init__(self):
         self._lock = threading.Lock()
         self._source: BoundaryIndex | None = None
         self._bounds = np.empty((0, 4))
+        self._grid: _Grid | None = None
+        self._codes = np.empty(0, dtype=object)
 
     def locate(self, lons: np.ndarray, lats: np.ndarray) -> list[str | None]:
         index = kecamatan_index.get()
         with self._lock:
             if index is not self._source:
                 self._bounds = shapely.bounds(index.geoms)
+                self._grid = _Grid(index.geoms)
+                self._codes = np.array([a.code for a in index.areas] + [None], dtype=object)  # -1: none
                 self._source = index
-            bounds = self._bounds
-        best = np.full(len(lons), -1, dtype=np.int64)
-        for i, geom in enumerate(index.geoms):  # code order
-            minx, miny, maxx, maxy = bounds[i]
-            todo = np.nonzero((best < 0) & (lons >= minx) & (lons <= maxx) & (lats >= miny) & (lats <= maxy))[0]
-            if len(todo):
-                best[todo[shapely.intersects_xy(geom, lons[todo], lats[todo])]] = i
-        codes = [index.areas[i].code if i >= 0 else None for i in best.tolist()]
+            bounds, grid, code_of = self._bounds, self._grid, self._codes
+        best, candidates = grid.lookup(lons, lats)
+        rest = np.nonzero(best < 0)[0]
+        if len(rest):
+            lon_r, lat_r = lons[rest], lats[rest]
+            found = np.full(len(rest), -1, dtype=np.int64)
+            for i in candidates:  # code order
+                geom = index.geoms[i]
+                minx, miny, maxx, maxy = bounds[i]
+                box = (lon_r >= minx) & (lon_r <= maxx) & (lat_r >= miny) & (lat_r <= maxy)
+                todo = np.nonzero((found < 0) & box)[0]
+                if len(todo):
+                    found[todo[shapely.intersects_xy(geom, lon_r[todo], lat_r[todo])]] = i
+            best[rest] = found
+        codes = code_of[best].tolist()
         misses = np.nonzero(best < 0)[0]
         if len(misses):
             for i, area in zip(misses.tolist(), index.locate_many(lons[misses], lats[misses]), strict=True):
                 codes[i] = area.code if area else None
         return codes
+
+
+class _Grid:
+    """Cells of GRID_CELL_DEG over the kecamatan: a cell that only one polygon touches, and that
+    polygon's interior holds it whole, answers for every point in it (no other polygon can hold
+    any of them, so the first-hit rule gives that one). Every other cell says -1: ask the polygons.
+    With Kota Tangerang's 13 kecamatan and ~110 m cells, ~86 % of the city's area is answered here;
+    built in ~40 ms when the boundary index is. The other cells remember which polygons touch
+    them (a bit each), so the points in them are tested against those two or three only."""
+
+    CELL_DEG = 0.001
+
+    def __init__(self, geoms: np.ndarray):
+        cell = self.CELL_DEG
+        if not len(geoms):
+            self.origin, self.nx, self.ny, self.n = (0.0, 0.0), 0, 0, 0
+            self.labels, self.masks = np.empty(0, dtype=np.int16), None
+            return
+        minx, miny, maxx, maxy = shapely.total_bounds(geoms)
+        nx, ny = int(np.ceil((maxx - minx) / cell)) + 1, int(np.ceil((maxy - miny) / cell)) + 1
+        col, row = np.meshgrid(np.arange(nx), np.arange(ny), indexing="xy")
+        x0, y0 = minx + col.ravel() * cell, miny + row.ravel() * cell
+        boxes = shapely.box(x0, y0, x0 + cell, y0 + cell)
+        self.n = len(geoms)
+        touching = np.zeros(nx * ny, dtype=np.int16)
+        inside = np.full(nx * ny, -1, dtype=np.int16)
+        masks = np.zeros(nx * ny, dtype=np.uint64)
+        for i, geom in enumerate(geoms):
+            gx0, gy0, gx1, gy1 = shapely.bounds(geom)
+            near = np.nonzero((x0 <= gx1) & (x0 + cell >= gx0) & (y0 <= gy1) & (y0 + cell >= gy0))[0]
+            hit = near[shapely.intersects(geom, boxes[near])]
+            touching[hit] += 1
+            inside[hit[shapely.contains_properly(geom, boxes[hit])]] = i
+            if self.n <= 64:
+                masks[hit] |= np.uint64(1 << i)
+        self.origin, self.nx, self.ny = (minx, miny), nx, ny
+        self.labels = np.where(touching == 1, inside, -1).astype(np.int16)
+        self.masks = masks if self.n <= 64 else None
+
+    def lookup(self, lons: np.ndarray, lats: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """(the polygon's index for each point or -1 where the polygons must be asked, the polygons
+        to ask for those, in code order)."""
+        out = np.full(len(lons), -1, dtype=np.int64)
+        if not self.nx:
+            return out, []
+        col = np.floor((lons - self.origin[0]) / self.CELL_DEG)
+        row = np.floor((lats - self.origin[1]) / self.CELL_DEG)
+        ok = (col >= 0) & (col < self.nx) & (row >= 0) & (row < self.ny)  # NaN compares False
+        cells = row[ok].astype(np.int64) * self.nx + col[ok].astype(np.int64)
+        out[ok] = self.labels[cells]
+        if self.masks is None:  # more polygons than bits: ask every one
+            return out, list(range(self.n))
+        # A point off the grid is outside every polygon's bounds: no polygon needs asking for it.
+        asking = self.masks[cells[out[ok] < 0]]
+        mask = int(np.bitwise_or.reduce(asking)) if len(asking) else 0
+        return out, [i for i in range(self.n) if mask >> i & 1]
 
 
 kecamatan_codes = _KecamatanCodes()

@@ -21,6 +21,11 @@ def utc_day(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
 
+def table_name(day: date) -> str:
+    """The partition holding one UTC day (as migration 0002's tracking_ensure_partition names it)."""
+    return f"tracking_ping_p{day:%Y%m%d}"
+
+
 def ensure_days(days: Iterable[date]) -> int:
     """Make sure a partition exists for each UTC day; returns how many were created."""
     missing = sorted(set(days) - _known)

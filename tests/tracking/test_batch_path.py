@@ -275,6 +275,11 @@ def test_kecamatan_codes_follow_the_boundary_index_rule(city):
     verts = np.concatenate([shapely.get_coordinates(g)[::7] for g in index.geoms])
     lons = np.concatenate([lons, verts[:, 0], verts[:, 0] + 0.0003])
     lats = np.concatenate([lats, verts[:, 1], verts[:, 1] - 0.0003])
+    # points on the in-process grid's cell edges and corners (tracking.areas._Grid), all over the city
+    cell = 0.001
+    gx, gy = np.meshgrid(np.arange(minx, maxx, cell * 7), np.arange(miny, maxy, cell * 5))
+    lons = np.concatenate([lons, gx.ravel(), gx.ravel() + cell / 2, (gx + cell * 3).ravel()])
+    lats = np.concatenate([lats, gy.ravel(), gy.ravel(), (gy + cell / 2).ravel()])
     want = [a.code if a else None for a in index.locate_many(lons, lats)]
     assert kecamatan_codes.locate(lons, lats) == want
     assert None in want and len(set(want)) == 14  # outside the city too
@@ -335,6 +340,13 @@ def test_every_column_is_stored_as_sent_through_the_binary_copy(city, t0, fresh_
     assert kinds == [
         ("enter_kecamatan", None), ("enter_geofence", big.pk), ("enter_geofence", small.pk),
         ("leave_geofence", small.pk),
+    ]  # fmt: skip
+    # each event with the time and place of the fix that caused it (microseconds and all)
+    events = TrackingEvent.objects.exclude(kind="presence").order_by("time", "id")
+    places = [(e.time, e.point.x, e.point.y, e.point.srid, e.kecamatan_code) for e in events]
+    assert places == [
+        (t, lon, lat, 4326, "36.71.05"), (t, lon, lat, 4326, ""), (t, lon, lat, 4326, ""),
+        (t + timedelta(seconds=60), lon, lat + 0.005, 4326, ""),
     ]  # fmt: skip
 
 
