@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from tests.tracking.conftest import CIPONDOH, TANGERANG, make_supervisor
 from tracking import pipeline
 from tracking.models import Device, DropCount, Ping, hash_token
-from tracking.protocols import FixBatch, _native_columns, _native_one, _time_us, _times
+from tracking.protocols import Fix, FixBatch, _native_columns, _native_one, _time_us, _times
 
 pytestmark = pytest.mark.django_db
 
@@ -348,6 +348,29 @@ def test_every_column_is_stored_as_sent_through_the_binary_copy(city, t0, fresh_
         (t, lon, lat, 4326, "36.71.05"), (t, lon, lat, 4326, ""), (t, lon, lat, 4326, ""),
         (t + timedelta(seconds=60), lon, lat + 0.005, 4326, ""),
     ]  # fmt: skip
+
+
+def test_columns_left_out_of_the_copy_read_back_as_their_defaults(city, t0):
+    """No geofence, no mock fix, no altitude in the whole batch: the COPY leaves those columns out
+    and the rows read as if they had been written: an empty array, false, NULL. The same for
+    rows stored through the staged retry (its table takes the defaults too)."""
+    sup = make_supervisor()
+    body = {"pings": [{**p, "accuracy": 5, "battery": 70} for p in pings(t0, 3)]}
+    assert native(sup, body).json()["stored"] == 3
+    fix = Fix(index=0, time=t0, lat=CIPONDOH[1], lon=CIPONDOH[0], accuracy=5, battery=70)
+    enriched = pipeline.Enriched(["36.71.05"], [()], [True])
+    columns, _payload = pipeline._copy_payload(sup.device, sup.pk, FixBatch.from_items([fix]), enriched, "native", t0)
+    assert "geofence_ids" not in columns and "mock" not in columns and "altitude" not in columns
+    with connection.cursor() as cur:  # a row of the same device written elsewhere: the batch is staged
+        cur.execute(
+            "INSERT INTO tracking_ping (device_id, supervisor_id, device_time, received_at, point, source) "
+            "VALUES (%s, %s, %s, now(), ST_SetSRID(ST_MakePoint(0, 0), 4326), 'restore')",
+            [sup.device.pk, sup.pk, t0 + timedelta(seconds=40)],
+        )
+    assert native(sup, {"pings": pings(t0, 3, start=3)}).json()["stored"] == 2
+    rows = Ping.objects.filter(source="native").order_by("device_time")
+    got = [(p.geofence_ids, p.mock, p.altitude, p.speed, p.kecamatan_code) for p in rows]
+    assert got == [([], False, None, None, "36.71.05")] * 5
 
 
 def test_a_geofence_deleted_elsewhere_does_not_break_the_batch(city, t0, fresh_geofences):
