@@ -58,6 +58,15 @@ def settle() -> int:
 INGEST_URLS = ("/api/tracking/pings/", "/tracking/osmand/", "/tracking/owntracks/")
 
 
+# The ingestion service's environment beside the site's (/etc/geoapp/geoapp.env): a persistent
+# connection per thread instead of a pool. A thread runs one upload at a time and keeps its
+# connection; taking one from the pool and giving it back cost ~0.35 ms of an upload
+# (bench/bench_tracking.py, two services alternating in one run). Django's health check
+# before a request is skipped as the pool's is, for a connection busy within the last second
+# (geoapp/db/base.py).
+INGEST_ENV = {"DB_POOL_MAX": "0"}
+
+
 def ingest_argv(port: int, workers: int = 2, threads: int = 2, host: str = "127.0.0.1") -> list[str]:
     """The ingestion service's command line: Granian serving geoapp.wsgi, `workers` processes of
     `threads` threads each (a thread waiting on PostgreSQL leaves the process to another)."""

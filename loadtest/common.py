@@ -187,9 +187,9 @@ def _await_health(proc: Proc, port: int) -> None:
 
 def start_ingest(env: dict[str, str], port: int, workers: int = 2, threads: int = 2, name: str = "ingest") -> Proc:
     """The ingestion service as deployed (deploy/geoapp-ingest.service): Granian, WSGI."""
-    from geoapp.serving import ingest_argv
+    from geoapp.serving import INGEST_ENV, ingest_argv
 
-    proc = Proc(name, ingest_argv(port, workers, threads), env)
+    proc = Proc(name, ingest_argv(port, workers, threads), {**env, **INGEST_ENV})
     proc.start()
     _await_health(proc, port)
     return proc

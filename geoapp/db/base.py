@@ -23,6 +23,7 @@ from time import monotonic
 from django.conf import settings
 from django.contrib.gis.db.backends.postgis.base import DatabaseWrapper as PostGISDatabaseWrapper
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import request_finished
 from django.db.backends.base.base import NO_DB_ALIAS
 
 _given_back: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # psycopg connection -> monotonic()
@@ -89,3 +90,42 @@ class DatabaseWrapper(PostGISDatabaseWrapper):
             )
             self._connection_pools.setdefault(self.alias, pool)
         return self._connection_pools[self.alias]
+
+    # Without a pool (DB_POOL_MAX=0: a persistent connection per thread, as the ingestion service
+    # runs), Django's health check sends `SELECT 1` at each request's first query. The same rule
+    # as the pool's above: a connection whose last request ended less than DB_POOL_CHECK_AFTER_S
+    # ago is used unchecked; one that broke meanwhile fails its request with a 503 to retry, and
+    # Django closes it at the end of that request (errors_occurred), so the next one reconnects.
+    _last_request_ended: float | None = None
+
+    def close_if_health_check_failed(self):
+        ended = self._last_request_ended
+        if (
+            self.connection is not None
+            and not self.health_check_done
+            and ended is not None
+            and monotonic() - ended < settings.DB_POOL_CHECK_AFTER_S
+        ):
+            self.health_check_done = True
+            return
+        super().close_if_health_check_failed()
+
+    def close(self):
+        super().close()
+        self._last_request_ended = None
+
+    def note_request_ended(self) -> None:
+        if self.connection is not None:
+            self._last_request_ended = monotonic()
+
+
+def _note_request_ended(**kwargs) -> None:
+    """After Django's own request_finished handler (which closes what is unusable or too old)."""
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        if isinstance(conn, DatabaseWrapper):
+            conn.note_request_ended()
+
+
+request_finished.connect(_note_request_ended, dispatch_uid="geoapp.db.note_request_ended")

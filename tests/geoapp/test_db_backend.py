@@ -1,6 +1,7 @@
 """geoapp's database backend (geoapp/db/base.py): a pooled connection given back moments ago is handed
 out without the health check's round trip, an idle one is checked, and PostGIS's geometry types are
-registered once per connection, not at every request."""
+registered once per connection, not at every request. The same rule for a persistent connection
+without a pool (DB_POOL_MAX=0, the ingestion service): busy within the last moment, unchecked."""
 
 from __future__ import annotations
 
@@ -103,3 +104,60 @@ def test_the_tests_talk_to_the_test_database(settings):
     with connection.cursor() as cur:
         cur.execute("SELECT current_database()")
         assert cur.fetchone()[0] == settings.DATABASES["default"]["TEST"]["NAME"] == connection.settings_dict["NAME"]
+
+
+@pytest.fixture
+def persistent_connection():
+    """A connection of its own to the test database as DB_POOL_MAX=0 makes them: no pool, kept
+    between requests (CONN_MAX_AGE), health-checked."""
+    settings_dict = copy.deepcopy(connection.settings_dict)
+    settings_dict["OPTIONS"].pop("pool", None)
+    settings_dict.update(CONN_MAX_AGE=60, CONN_HEALTH_CHECKS=True)
+    wrapper = backend.DatabaseWrapper(settings_dict, alias="persistent_check_test")
+    yield wrapper
+    wrapper.close()
+
+
+def _request(wrapper) -> int:
+    """One request's database work as Django's handler frames it: the backend pid it ran on."""
+    from django.db import OperationalError
+
+    wrapper.close_if_unusable_or_obsolete()  # request_started
+    try:
+        with wrapper.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            return cur.fetchone()[0]
+    except OperationalError:
+        return -1  # the middleware answers 503, the phone resends
+    finally:
+        wrapper.close_if_unusable_or_obsolete()  # request_finished, then geoapp's own handler
+        wrapper.note_request_ended()
+
+
+def test_a_persistent_connection_busy_a_moment_ago_is_not_checked(persistent_connection, settings):
+    settings.DB_POOL_CHECK_AFTER_S = 3600
+    first = _request(persistent_connection)
+    assert _request(persistent_connection) == first  # kept between requests
+    _kill(first)
+    assert _request(persistent_connection) == -1  # used unchecked: this request fails (503) ...
+    again = _request(persistent_connection)  # ... and Django closed it: the next one reconnects
+    assert again not in (-1, first)
+
+
+def test_an_idle_persistent_connection_is_checked_and_replaced_when_broken(persistent_connection, settings):
+    settings.DB_POOL_CHECK_AFTER_S = 0
+    first = _request(persistent_connection)
+    _kill(first)
+    again = _request(persistent_connection)  # checked first: replaced, the request succeeds
+    assert again not in (-1, first)
+
+
+def test_the_end_of_a_request_is_noted_on_the_connection(persistent_connection, monkeypatch):
+    """geoapp's request_finished handler stamps every open connection of geoapp's backend."""
+    from django.core.signals import request_finished
+    from django.db import connections
+
+    persistent_connection.ensure_connection()
+    monkeypatch.setattr(connections, "all", lambda initialized_only=False: [persistent_connection])
+    request_finished.send(sender=None)
+    assert persistent_connection._last_request_ended is not None

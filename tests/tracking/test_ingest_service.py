@@ -14,7 +14,7 @@ import requests
 from django.utils import timezone
 
 from geoapp import relay
-from geoapp.serving import INGEST_URLS, ingest_argv
+from geoapp.serving import INGEST_ENV, INGEST_URLS, ingest_argv
 from loadtest.common import ROOT, free_port, project_db_url, server_env, start_ingest, start_server
 from tests.conftest import ensure_city
 from tests.tracking.conftest import CIPONDOH, make_supervisor
@@ -207,3 +207,4 @@ def test_nginx_routes_exactly_the_ingestion_urls_to_it():
     unit = (ROOT / "deploy" / "geoapp-ingest.service").read_text().replace("\\\n", " ")
     command = re.search(r"ExecStart=(.+)", unit).group(1).split()
     assert command[1:] == ingest_argv(8002, workers=2, threads=2)[1:]
+    assert dict(re.findall(r"^Environment=(\w+)=(\S*)$", unit, re.M)) == INGEST_ENV
