@@ -147,6 +147,11 @@ class _KecamatanCodes:
         self._codes = np.empty(0, dtype=object)
 
     def locate(self, lons: np.ndarray, lats: np.ndarray) -> list[str | None]:
+        return self.locate_index(lons, lats)[0]
+
+    def locate_index(self, lons: np.ndarray, lats: np.ndarray) -> tuple[list[str | None], np.ndarray, np.ndarray]:
+        """(each point's code, each point's position in the code table or -1 for none, the code
+        table): equal positions are equal codes, so runs and changes are found on integers."""
         index = kecamatan_index.get()
         with self._lock:
             if index is not self._source:
@@ -168,12 +173,12 @@ class _KecamatanCodes:
                 if len(todo):
                     found[todo[shapely.intersects_xy(geom, lon_r[todo], lat_r[todo])]] = i
             best[rest] = found
-        codes = code_of[best].tolist()
         misses = np.nonzero(best < 0)[0]
         if len(misses):
+            position = {code: i for i, code in enumerate(code_of[:-1].tolist())}
             for i, area in zip(misses.tolist(), index.locate_many(lons[misses], lats[misses]), strict=True):
-                codes[i] = area.code if area else None
-        return codes
+                best[i] = position.get(area.code, -1) if area else -1
+        return code_of[best].tolist(), best, code_of
 
 
 class _Grid:
@@ -252,6 +257,18 @@ class Enriched:
     kecamatan_codes: list[str | None]
     geofence_ids: list[tuple[int, ...]]  # sorted
     in_area: list[bool]
+    # the kecamatan as integers (equal numbers, equal codes; -1 none), when enrich made them
+    kecamatan_index: np.ndarray | None = None
+
+    def take(self, keep: np.ndarray) -> Enriched:
+        """The fixes where `keep` (a boolean mask) is true."""
+        pick = np.flatnonzero(keep).tolist()
+        return Enriched(
+            [self.kecamatan_codes[i] for i in pick],
+            [self.geofence_ids[i] for i in pick],
+            [self.in_area[i] for i in pick],
+            None if self.kecamatan_index is None else self.kecamatan_index[keep],
+        )
 
 
 def enrich(lons: np.ndarray, lats: np.ndarray, accuracies: np.ndarray, area: AssignedArea) -> Enriched:
@@ -265,11 +282,12 @@ def enrich(lons: np.ndarray, lats: np.ndarray, accuracies: np.ndarray, area: Ass
     lon_a = np.asarray(lons, dtype=float)
     lat_a = np.asarray(lats, dtype=float)
     acc_a = np.asarray(accuracies, dtype=float)
-    kec = kecamatan_codes.locate(lon_a, lat_a)
+    kec, kec_index, table = kecamatan_codes.locate_index(lon_a, lat_a)
     gf_index = geofence_index.get()
     gfs = gf_index.locate_many(lon_a, lat_a)
     codes, fences = area.kecamatan_codes, area.geofence_ids
-    inside = np.fromiter(map(codes.__contains__, kec), dtype=bool, count=len(kec))
+    assigned = [i for i, code in enumerate(table[:-1].tolist()) if code in codes]
+    inside = np.isin(kec_index, assigned) if assigned else np.zeros(len(kec), dtype=bool)
     if fences:
         inside |= np.fromiter((not fences.isdisjoint(g) for g in gfs), dtype=bool, count=len(gfs))
     cap = ts.area_margin_cap_m()
@@ -286,7 +304,7 @@ def enrich(lons: np.ndarray, lats: np.ndarray, accuracies: np.ndarray, area: Ass
             for shape in shapes:
                 near |= shapely.dwithin(shape, points, margins)
             inside[pending] = near
-    return Enriched(kec, gfs, inside.tolist())
+    return Enriched(kec, gfs, inside.tolist(), kec_index)
 
 
 def assigned_area(supervisor) -> AssignedArea:

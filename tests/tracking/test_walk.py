@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tracking.models import EventKind
-from tracking.pipeline import Track, walk
+from tracking.pipeline import Track, moves, walk
 
 WINDOW_US, EXIT_PINGS, EXIT_DWELL_US = 300_000_000, 3, 120_000_000
 
@@ -104,6 +104,22 @@ def test_walk_equals_stepping_through_every_fix(n, change, out):
         times, kecs, gfs, inside = batch(rng, n, change, out)
         for track in starts(rng, times[0]):
             got = walk(track, times, kecs, gfs, inside, WINDOW_US, EXIT_PINGS, EXIT_DWELL_US)
+            assert got == step_by_step(track, times, kecs, gfs, inside)
+
+
+@pytest.mark.parametrize("n,change,out", [(1, 0.5, 0.5), (50, 0.2, 0.2), (300, 0.01, 0.01), (100, 0.9, 0.9)])
+def test_changes_found_on_integers_walk_the_same(n, change, out):
+    """The pipeline's usual upload gives `walk` the changes found on kecamatan numbers (`moves`)
+    and the codes as enrich names them (None outside every kecamatan): the same events and state."""
+    rng = random.Random(n * 7 + int(change * 100))
+    number = {"": -1, "36.71.01": 0, "36.71.05": 4, "36.71.07": 6}
+    for _ in range(40):
+        times, kecs, gfs, inside = batch(rng, n, change, out)
+        codes = [k or None for k in kecs]
+        numbered = np.array([number[k] for k in kecs])
+        for track in starts(rng, times[0]):
+            moved = moves(track, codes, numbered, gfs)
+            got = walk(track, times, codes, gfs, inside, WINDOW_US, EXIT_PINGS, EXIT_DWELL_US, moved=moved)
             assert got == step_by_step(track, times, kecs, gfs, inside)
 
 
