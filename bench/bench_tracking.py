@@ -265,20 +265,24 @@ def profile(fleet: Fleet, base: datetime, count: int = 20) -> None:
     print(profiler.output_text(unicode=False, color=False))
 
 
-def _proc_cpu(pid: int | str) -> tuple[str, float] | None:
-    """(command name, CPU seconds used so far: user + system) of a process, from /proc."""
+def _proc_cpu(pid: int | str, reaped: bool = False) -> tuple[str, float] | None:
+    """(command name, CPU seconds used so far: user + system) of a process, from /proc; with
+    `reaped`, plus that of its children that have ended (and been waited for)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             stat = f.read()
     except OSError:
         return None
     fields = stat[stat.rindex(")") + 2 :].split()
-    return stat[stat.index("(") + 1 : stat.rindex(")")], (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if reaped else 0)
+    return stat[stat.index("(") + 1 : stat.rindex(")")], ticks / os.sysconf("SC_CLK_TCK")
 
 
 def postgres_cpu_s() -> float | None:
-    """CPU seconds used so far by this machine's PostgreSQL processes (None: not found, e.g. remote)."""
-    procs = (_proc_cpu(pid) for pid in os.listdir("/proc") if pid.isdigit())
+    """CPU seconds used so far by this machine's PostgreSQL processes (None: not found, e.g. remote),
+    those that have ended included: a backend that exits (a server's connection closed after
+    CONN_MAX_AGE) takes its CPU out of /proc, and the postmaster that reaped it counts it."""
+    procs = (_proc_cpu(pid, reaped=True) for pid in os.listdir("/proc") if pid.isdigit())
     spent = [p[1] for p in procs if p is not None and p[0].startswith(("postgres", "postmaster"))]
     return sum(spent) if spent else None
 

@@ -152,9 +152,12 @@ def _basic_filters(batch: FixBatch, cfg: FilterConfig, result: IngestResult) -> 
         if hit.any():
             result.dropped.extend(Problem(i, reason) for i in batch.index[hit].tolist())
             keep &= ~bad
-    kept = batch.take(np.nonzero(keep)[0])
+    kept = batch if keep.all() and cfg.keep_mock_flag else batch.take(np.nonzero(keep)[0])  # a copy to change
     if not cfg.keep_mock_flag:
         kept.mock[:] = False
+    t = kept.time_us
+    if (t[1:] > t[:-1]).all():  # a phone's usual batch: already in time order, no time twice
+        return kept
     kept = kept.take(np.lexsort((kept.index, kept.time_us)))
     repeat_ = np.zeros(len(kept), dtype=bool)
     repeat_[1:] = kept.time_us[1:] == kept.time_us[:-1]
