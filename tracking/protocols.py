@@ -480,6 +480,34 @@ class _TypedBatch(msgspec.Struct, gc=False):
 
 _typed_batch = msgspec.json.Decoder(_TypedBatch)
 
+NAN = float("nan")
+
+
+class _PlainPing(msgspec.Struct, gc=False):
+    """The shape nearly every phone sends: an ISO 8601 "time", both coordinates, any optional
+    value either a number or absent (NaN, as null becomes), mock true/false or absent. Fields of
+    one type decode in ~0.38 ms per 1000 pings against ~0.67 ms for `_TypedPing`'s unions; a
+    ping of any other shape (a null, a numeric time, "timestamp") fails here and the batch is
+    read again with `_TypedPing`."""
+
+    time: str
+    lat: float
+    lon: float
+    accuracy: float = NAN
+    speed: float = NAN
+    heading: float = NAN
+    altitude: float = NAN
+    battery: float = NAN
+    mock: bool = False
+
+
+class _PlainBatch(msgspec.Struct, gc=False):
+    pings: list[_PlainPing]
+    device_id: str | int | None = None
+
+
+_plain_batch = msgspec.json.Decoder(_PlainBatch)
+
 
 @dataclass
 class DecodedBatch:
@@ -501,15 +529,21 @@ def decode_native_json(raw: bytes) -> DecodedBatch | None:
     coordinate, an empty or too large batch: None, and the general path names the problems.
     """
     try:
-        batch = _typed_batch.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+        batch = _plain_batch.decode(raw)
+    except msgspec.ValidationError:  # another shape of ping (or of body): the unions say
+        try:
+            batch = _typed_batch.decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+    except msgspec.DecodeError:
         return None
     pings = batch.pings
     n = len(pings)
     if not n or n > ts.max_batch():
         return None
     times = list(map(attrgetter("time"), pings))
-    if msgspec.UNSET in times:  # "timestamp" instead (as the general path: p.get("time", p.get("timestamp")))
+    # "timestamp" instead (as the general path: p.get("time", p.get("timestamp")))
+    if type(batch) is _TypedBatch and msgspec.UNSET in times:
         times = [p.timestamp if t is msgspec.UNSET else t for p, t in zip(pings, times, strict=True)]
         if msgspec.UNSET in times:  # neither: the general path names it
             return None
