@@ -182,22 +182,24 @@ class _KecamatanCodes:
 
 
 class _Grid:
-    """Cells of GRID_CELL_DEG over the kecamatan: a cell that only one polygon touches, and that
+    """Cells of CELL_DEG over the kecamatan: a cell that only one polygon touches, and that
     polygon's interior holds it whole, answers for every point in it (no other polygon can hold
     any of them, so the first-hit rule gives that one). Every other cell says -1: ask the polygons.
     With Kota Tangerang's 13 kecamatan and ~110 m cells, ~86 % of the city's area is answered here;
     built in ~40 ms when the boundary index is. The other cells remember which polygons touch
-    them (a bit each), so the points in them are tested against those two or three only."""
+    them (a bit each), so the points in them are tested against those two or three only. Boundaries
+    spanning more than MAX_CELLS of them (a whole province loaded) get larger cells instead."""
 
     CELL_DEG = 0.001
+    MAX_CELLS = 250_000
 
     def __init__(self, geoms: np.ndarray):
-        cell = self.CELL_DEG
         if not len(geoms):
-            self.origin, self.nx, self.ny, self.n = (0.0, 0.0), 0, 0, 0
+            self.origin, self.cell, self.nx, self.ny, self.n = (0.0, 0.0), self.CELL_DEG, 0, 0, 0
             self.labels, self.masks = np.empty(0, dtype=np.int16), None
             return
         minx, miny, maxx, maxy = shapely.total_bounds(geoms)
+        cell = max(self.CELL_DEG, float(np.sqrt((maxx - minx) * (maxy - miny) / self.MAX_CELLS)))
         nx, ny = int(np.ceil((maxx - minx) / cell)) + 1, int(np.ceil((maxy - miny) / cell)) + 1
         col, row = np.meshgrid(np.arange(nx), np.arange(ny), indexing="xy")
         x0, y0 = minx + col.ravel() * cell, miny + row.ravel() * cell
@@ -214,7 +216,7 @@ class _Grid:
             inside[hit[shapely.contains_properly(geom, boxes[hit])]] = i
             if self.n <= 64:
                 masks[hit] |= np.uint64(1 << i)
-        self.origin, self.nx, self.ny = (minx, miny), nx, ny
+        self.origin, self.cell, self.nx, self.ny = (minx, miny), cell, nx, ny
         self.labels = np.where(touching == 1, inside, -1).astype(np.int16)
         self.masks = masks if self.n <= 64 else None
 
@@ -224,8 +226,8 @@ class _Grid:
         out = np.full(len(lons), -1, dtype=np.int64)
         if not self.nx:
             return out, []
-        col = np.floor((lons - self.origin[0]) / self.CELL_DEG)
-        row = np.floor((lats - self.origin[1]) / self.CELL_DEG)
+        col = np.floor((lons - self.origin[0]) / self.cell)
+        row = np.floor((lats - self.origin[1]) / self.cell)
         ok = (col >= 0) & (col < self.nx) & (row >= 0) & (row < self.ny)  # NaN compares False
         cells = row[ok].astype(np.int64) * self.nx + col[ok].astype(np.int64)
         out[ok] = self.labels[cells]

@@ -295,6 +295,30 @@ def fresh_geofences():
     geofence_index.invalidate()
 
 
+def test_the_grid_over_a_province_stays_small_and_answers_by_the_same_rule():
+    """Boundaries spanning degrees (a province loaded instead of a city) get larger cells, never
+    more than MAX_CELLS; points answered by the grid are in the polygon it names, and in no other."""
+    from shapely.geometry import Polygon as ShapelyPolygon
+
+    from tracking.areas import _Grid
+
+    west = ShapelyPolygon([(104, -8), (106.5, -8), (106.2, -5), (104, -5)])
+    east = ShapelyPolygon([(106.5, -8), (109, -8), (109, -5), (106.2, -5)])  # shares an edge with west
+    geoms = np.array([west, east], dtype=object)
+    grid = _Grid(geoms)
+    assert grid.nx * grid.ny <= _Grid.MAX_CELLS * 1.05 and grid.cell > _Grid.CELL_DEG
+    rng = np.random.default_rng(8)
+    lons, lats = rng.uniform(103.5, 109.5, 20_000), rng.uniform(-8.5, -4.5, 20_000)
+    answered, candidates = grid.lookup(lons, lats)
+    inside = shapely.intersects_xy(west, lons, lats) | shapely.intersects_xy(east, lons, lats)
+    assert (answered[inside] >= 0).mean() > 0.95 and (answered[~inside] < 0).all()
+    for i, geom in enumerate(geoms):
+        mine = answered == i
+        assert shapely.intersects_xy(geom, lons[mine], lats[mine]).all()
+        assert not shapely.intersects_xy(geoms[1 - i], lons[mine], lats[mine]).any()
+    assert candidates == [0, 1]  # points near the shared edge: both polygons are asked
+
+
 def test_every_column_is_stored_as_sent_through_the_binary_copy(city, t0, fresh_geofences):
     from django.contrib.gis.geos import MultiPolygon, Polygon
 

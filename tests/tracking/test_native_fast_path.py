@@ -52,8 +52,17 @@ def test_a_phones_batch_takes_the_fast_path():
     [
         body({"time": T, "lat": -6, "lon": 106}),  # integers for coordinates
         body(  # no null anywhere (the plain shape): optional values present in one ping, absent in the next
-            {"time": T, "lat": -6.1, "lon": 106.6, "accuracy": 4, "speed": 1.5, "heading": 0, "altitude": -3.25,
-             "battery": 99, "mock": True},
+            {
+                "time": T,
+                "lat": -6.1,
+                "lon": 106.6,
+                "accuracy": 4,
+                "speed": 1.5,
+                "heading": 0,
+                "altitude": -3.25,
+                "battery": 99,
+                "mock": True,
+            },
             {"time": "2026-11-30T01:00:10Z", "lat": -6.2, "lon": 106.7},
         ),  # fmt: skip
         body({"timestamp": 1796000000, "lat": -6.1, "lon": 106.6}),  # "timestamp" instead of "time"
