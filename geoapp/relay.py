@@ -42,6 +42,7 @@ CHANNEL = "geoapp_relay"
 MODES = ("worker", "inline")
 
 Deliver = Callable[[str, list[dict]], None]
+Prepare = Callable[[list[str]], None]
 
 
 @dataclass(frozen=True)
@@ -49,16 +50,22 @@ class Topic:
     name: str
     deliver: Deliver
     coalesce: bool
+    prepare: Prepare | None = None
 
 
 TOPICS: dict[str, Topic] = {}
 
 
-def topic(name: str, *, coalesce: bool = False) -> Callable[[Deliver], Deliver]:
-    """Register the function that announces rows of `name` (called with the key and the rows' data)."""
+def topic(name: str, *, coalesce: bool = False, prepare: Prepare | None = None) -> Callable[[Deliver], Deliver]:
+    """Register the function that announces rows of `name` (called with the key and the rows' data).
+
+    `prepare`, if given, is called once per claimed batch with every key of the topic in it (and
+    of the other topics given the same function), before the first delivery: deliverers that read
+    one row per key can read them all in one query there (the worker's time per delivery is what
+    keeps the live map behind under load)."""
 
     def register(fn: Deliver) -> Deliver:
-        TOPICS[name] = Topic(name, fn, coalesce)
+        TOPICS[name] = Topic(name, fn, coalesce, prepare)
         return fn
 
     return register
@@ -155,7 +162,9 @@ def deliver_batch(limit: int = 50) -> int:
         with transaction.atomic(), connection.cursor() as cur:
             cur.execute(CLAIM_SQL, [limit])
             rows = cur.fetchall()
-            for found, name, key, data in _deliveries(rows):
+            deliveries = _deliveries(rows)
+            _prepare(deliveries)
+            for found, name, key, data in deliveries:
                 if found is None:
                     log.error("pending %s %s: no deliverer for the topic; dropped", name, key)
                     continue
@@ -167,6 +176,23 @@ def deliver_batch(limit: int = 50) -> int:
                 except Exception:  # noqa: BLE001 - a failing deliverer must not block the queue behind it
                     log.exception("announcing %s %s failed; dropped (the sweeps catch up)", name, key)
     return len(rows)
+
+
+def _prepare(deliveries: list[tuple[Topic | None, str, str, list[dict]]]) -> None:
+    """Each `prepare` once, with the keys of every topic that shares it in this batch. One that
+    fails is logged and left out: its deliverers then read row by row, as without it."""
+    keys: dict[Prepare, list[str]] = {}
+    for found, _name, key, _data in deliveries:
+        if found is not None and found.prepare is not None:
+            keys.setdefault(found.prepare, []).append(key)
+    for prepare, its_keys in keys.items():
+        try:
+            with transaction.atomic():
+                prepare(sorted(set(its_keys)))
+        except (OperationalError, InterfaceError):
+            raise  # the connection is gone: the claim rolls back
+        except Exception:  # noqa: BLE001 - a failing prepare must not block the queue
+            log.exception("preparing %d keys failed; delivering row by row", len(its_keys))
 
 
 def drain(limit: int = 500, batch: int = 50) -> int:

@@ -11,6 +11,9 @@ They travel through geoapp.relay: in the request after commit ("inline") or from
 The worker's deliverers are here: they read the committed state and send the same signals.
 """
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from django.dispatch import Signal
@@ -25,12 +28,38 @@ POSITION = "tracking.position"
 PRESENCE = "tracking.presence"
 
 
-@relay.topic(POSITION, coalesce=True)
+_batch = threading.local()  # the positions `_read_positions` read for the batch being delivered
+
+
+@contextmanager
+def _positions_of_one_batch() -> Iterator[None]:
+    """What `_read_positions` read serves the batch it was read for, and no later delivery."""
+    _batch.positions = {}
+    try:
+        yield
+    finally:
+        _batch.positions = {}
+
+
+relay.BATCH_SCOPES.append(_positions_of_one_batch)
+
+
+def _read_positions(keys: list[str]) -> None:
+    """The batch's positions, with their supervisors and OPDs, in one query instead of one per
+    delivery (~30 supervisors' changes in a batch of 50 rows), for both topics below."""
+    from .models import LatestPosition  # noqa: PLC0415
+
+    _batch.positions = {}  # nothing left from an earlier batch, should this query fail
+    rows = LatestPosition.objects.select_related("supervisor__opd").filter(pk__in=[int(k) for k in keys])
+    _batch.positions = {p.pk: p for p in rows}
+
+
+@relay.topic(POSITION, coalesce=True, prepare=_read_positions)
 def _deliver_position(key: str, data: list[dict]) -> None:
     """Once for every position change of one supervisor pending at this moment: the newest stands."""
     from .models import LatestPosition  # noqa: PLC0415
 
-    position = LatestPosition.objects.select_related("supervisor__opd").filter(pk=int(key)).first()
+    position = _position(int(key))
     if position is None:
         return
     previous = data[0].get("previous_time") if data else None
@@ -44,11 +73,22 @@ def _deliver_position(key: str, data: list[dict]) -> None:
     )
 
 
-@relay.topic(PRESENCE)
-def _deliver_presence(key: str, data: list[dict]) -> None:
-    from .models import LatestPosition, Supervisor  # noqa: PLC0415
+def _position(supervisor_id: int):
+    """The supervisor's latest position (with supervisor and OPD) as the batch read it at its claim
+    (a change after that has a row of its own, delivered next), else read now."""
+    from .models import LatestPosition  # noqa: PLC0415
 
-    position = LatestPosition.objects.select_related("supervisor__opd").filter(pk=int(key)).first()
+    read = getattr(_batch, "positions", {})
+    if supervisor_id in read:
+        return read[supervisor_id]
+    return LatestPosition.objects.select_related("supervisor__opd").filter(pk=supervisor_id).first()
+
+
+@relay.topic(PRESENCE, prepare=_read_positions)
+def _deliver_presence(key: str, data: list[dict]) -> None:
+    from .models import Supervisor  # noqa: PLC0415
+
+    position = _position(int(key))
     supervisor = (
         position.supervisor if position else Supervisor.objects.select_related("opd").filter(pk=int(key)).first()
     )

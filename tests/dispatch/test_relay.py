@@ -84,6 +84,35 @@ def test_positions_of_one_supervisor_coalesce_into_one_delivery_of_the_newest(
     assert LiveEvent.objects.filter(kind="position", key=str(sup.pk)).count() == 1
 
 
+def test_a_batch_reads_its_supervisors_positions_in_one_query(
+    refdata, city, worker_mode, heard, django_capture_on_commit_callbacks
+):
+    """The position topic's prepare: one query for every supervisor in the claimed batch; each
+    delivery still announces that supervisor's own newest position, with its OPD."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    here = interior(city, CIPONDOH)
+    now = timezone.now().replace(microsecond=0)
+    sups = [supervisor_at(offset(here, east_m=30 * i), age_s=60) for i in range(5)]
+    for i, sup in enumerate(sups):
+        ping(sup, offset(here, east_m=30 * i, north_m=20), at=now - timedelta(seconds=i))
+    seen_opd = []
+    position_updated.connect(
+        lambda **kw: seen_opd.append((kw["supervisor_id"], kw["supervisor"].opd.code)), weak=False, dispatch_uid="opd"
+    )
+    try:
+        with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
+            relay.deliver_batch(50)
+    finally:
+        position_updated.disconnect(dispatch_uid="opd")
+    reads = [q["sql"] for q in queries if 'FROM "tracking_latestposition"' in q["sql"] and "INNER JOIN" in q["sql"]]
+    assert len(reads) == 1, reads
+    got = sorted(h for h in heard if h[0] == "pos")
+    assert got == sorted(("pos", sup.pk, now - timedelta(seconds=i)) for i, sup in enumerate(sups))
+    assert sorted(seen_opd) == sorted((sup.pk, "dbmsda") for sup in sups)
+
+
 def test_a_rolled_back_change_is_never_announced(refdata, city, worker_mode):
     here = interior(city, CIPONDOH)
     sup = supervisor_at(here)
