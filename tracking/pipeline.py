@@ -377,6 +377,11 @@ def _history_around(device: Device, fixes: FixBatch, want_previous: bool) -> tup
 DAY_US = 86_400_000_000
 
 
+def _utc_day(us: int) -> date:
+    """The UTC day of a time in µs since the epoch (the day its history partition holds)."""
+    return date(1970, 1, 1) + timedelta(days=int(us // DAY_US))
+
+
 def _history_from_latest(
     locked: _Locked, device: Device, fixes: FixBatch, want_previous: bool
 ) -> tuple[tuple | None, np.ndarray] | None:
@@ -798,11 +803,7 @@ def _advance_latest(
         kecs, gfs = codes, fences
         inside = np.asarray(enriched.in_area, dtype=bool)
         moved = moves(track, codes, numbered, fences)
-    elif len(idx) == len(codes):  # every stored fix moves the position
-        kecs = [k or "" for k in codes]
-        gfs = list(map(tuple, fences))
-        inside = np.asarray(enriched.in_area, dtype=bool)
-    else:
+    else:  # some stored fixes are older than the position (or the kecamatan are not numbered)
         kecs = [codes[i] or "" for i in idx]
         gfs = [tuple(fences[i]) for i in idx]
         inside = np.asarray(enriched.in_area, dtype=bool)[real]
@@ -931,8 +932,8 @@ def _write(device: Device, fixes: FixBatch, result: IngestResult, source: str, n
         if len(new):
             enriched = enrich(new.lon, new.lat, new.accuracy, locked.area)
             columns, payload = _copy_payload(device, locked.supervisor_id, new, enriched, source, now)
-            first, last = new.time_us[0] // DAY_US, new.time_us[-1] // DAY_US
-            day = date(1970, 1, 1) + timedelta(days=int(first)) if first == last else None
+            first, last = _utc_day(new.time_us[0]), _utc_day(new.time_us[-1])  # sorted by time
+            day = first if first == last else None
             inserted = _store(columns, payload, staged, day)
             if inserted is not None and len(inserted) < len(new):  # staged: conflicts are duplicates
                 got = np.isin(new.time_us, np.fromiter(inserted, dtype=np.int64, count=len(inserted)))
@@ -960,9 +961,9 @@ def ingest(
     result = IngestResult(rejected=list(batch.problems))
     fixes = _basic_filters(batch, FilterConfig.load(now), result)
     if len(fixes):  # DDL outside the batch's transaction
-        first, last = fixes.time_us[0] // DAY_US, fixes.time_us[-1] // DAY_US  # sorted by time
-        days = [first] if first == last else np.unique(fixes.time_us // DAY_US).tolist()
-        partitions.ensure_days({date(1970, 1, 1) + timedelta(days=int(d)) for d in days})
+        first, last = _utc_day(fixes.time_us[0]), _utc_day(fixes.time_us[-1])  # sorted by time
+        days = {first} if first == last else {_utc_day(us) for us in np.unique(fixes.time_us // DAY_US) * DAY_US}
+        partitions.ensure_days(days)
     try:
         with transaction.atomic():
             out = _write(device, fixes, result, source, now, staged=False)

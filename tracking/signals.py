@@ -49,7 +49,6 @@ def _read_positions(keys: list[str]) -> None:
     delivery (~30 supervisors' changes in a batch of 50 rows), for both topics below."""
     from .models import LatestPosition  # noqa: PLC0415
 
-    _batch.positions = {}  # nothing left from an earlier batch, should this query fail
     rows = LatestPosition.objects.select_related("supervisor__opd").filter(pk__in=[int(k) for k in keys])
     _batch.positions = {p.pk: p for p in rows}
 
