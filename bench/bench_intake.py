@@ -125,7 +125,7 @@ def main() -> None:
 
 
 def bench(args) -> None:
-    from geoapp import relay
+    from core import relay
     from incidents import routing
     from incidents.models import Category, Report
 

@@ -424,7 +424,7 @@ def run(args: argparse.Namespace, servers: Servers) -> None:
     from django.db import connection
     from tqdm import tqdm
 
-    from geoapp import relay
+    from core import relay
     from kecamatan_boundaries.bootstrap import load_city_boundaries
     from tracking import attendance, partitions
     from tracking.models import Device

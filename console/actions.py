@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from rest_framework import status as http
 
-from geoapp.api import DomainError
+from core.api import DomainError
 from incidents import lifecycle
 from incidents.intake import resolve_category
 from incidents.models import Report, Status

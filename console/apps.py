@@ -6,7 +6,7 @@ class ConsoleConfig(AppConfig):
     verbose_name = "LIVE Room console"
 
     def ready(self) -> None:
-        from geoapp import relay
+        from core import relay
 
         from . import live
 

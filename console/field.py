@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import status as http
 
-from geoapp.api import DomainError
+from core.api import DomainError
 
 from . import settings as cs
 from .models import FieldShift

@@ -13,7 +13,7 @@ from __future__ import annotations
 from django.contrib.gis.db import models
 from django.utils import timezone
 
-from geoapp.geo import within_metres
+from core.geo import within_metres
 
 
 class CameraQuerySet(models.QuerySet):

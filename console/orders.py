@@ -15,7 +15,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from rest_framework import status as http
 
-from geoapp.api import DomainError
+from core.api import DomainError
 from incidents.models import Report
 
 FIELD_STEPS = ("acknowledge", "decline", "en_route", "on_site", "resolve", "photo")

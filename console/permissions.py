@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rest_framework.permissions import BasePermission
 
-from geoapp.roles import ADMIN, OPERATOR, PLANNER, SUPERVISOR, has_role
+from core.roles import ADMIN, OPERATOR, PLANNER, SUPERVISOR, has_role
 
 LEADERSHIP = "leadership"  # group made by console/migrations/0002_leadership_group.py
 

@@ -2,9 +2,9 @@
 
 from django.contrib import admin
 
-from geoapp.admin_base import MapAdmin
+from core.map_admin import MapAdmin
 
-from .models import Decision, DispatchState, Facility, Job, Order, OrderStep, RoomHold
+from .models import Decision, DispatchState, Facility, Order, OrderStep, RoomHold
 
 
 @admin.register(Facility)
@@ -54,10 +54,3 @@ class RoomHoldAdmin(admin.ModelAdmin):
     list_display = ["report", "facility", "state", "distance_m", "held_at", "decided_by"]
     list_filter = ["state"]
     raw_id_fields = ["report"]
-
-
-@admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "key", "run_at", "state", "attempts"]
-    list_filter = ["state", "kind"]
-    search_fields = ["key"]

@@ -16,15 +16,16 @@ class DispatchConfig(AppConfig):
         report_changed.connect(receivers.on_report_changed, dispatch_uid="dispatch_on_report_changed")
         position_updated.connect(receivers.on_position_updated, dispatch_uid="dispatch_on_position")
         presence_changed.connect(receivers.on_presence_changed, dispatch_uid="dispatch_on_presence")
-        from geoapp import relay
+        from core import relay, worker
 
+        worker.register_sweep("awaiting", receivers.sweep_awaiting)
         if receivers.batch_facts not in relay.BATCH_SCOPES:
             relay.BATCH_SCOPES.append(receivers.batch_facts)
 
 
 def _grant_role_permissions() -> None:
     """Add dispatch's permissions to the role groups (granted by the next `manage.py bootstrap`)."""
-    from geoapp.roles import ADMIN, EXTRA_ROLE_PERMISSIONS, OPERATOR, PLANNER
+    from core.roles import ADMIN, EXTRA_ROLE_PERMISSIONS, OPERATOR, PLANNER
 
     extra = {
         OPERATOR: [

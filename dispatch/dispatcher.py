@@ -28,7 +28,7 @@ from django.db.models import Count
 from django.utils import timezone
 from rest_framework import status as http
 
-from geoapp.api import DomainError
+from core.api import DomainError
 from incidents import lifecycle
 from incidents.models import OPEN_STATUSES, EventKind, Report, Status
 from kecamatan_boundaries.models import Kecamatan

@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 from rest_framework import status as http
 
-from geoapp.api import DomainError
+from core.api import DomainError
 from incidents import lifecycle
 from incidents.models import EventKind, Report, ReportEvent, Status
 

@@ -14,8 +14,8 @@ Design notes, once:
   ("awaiting supervisor" with the reason and suggestions) and the `version` that operators send
   back when they re-assign or cancel (optimistic concurrency: the second of two operators gets
   a 409 instead of silently undoing the first one's choice).
-- `Job` is the timer table the worker polls (`SELECT ... FOR UPDATE SKIP LOCKED`); a job's
-  effect and its `done` mark commit together, so a crash re-runs it and it never fires twice.
+- Escalation timers are rows of core's job queue (`core.jobs`): a job's effect and its `done`
+  mark commit together, so a crash re-runs it and it never fires twice.
 - Facilities' `free_rooms` is decremented by an atomic conditional UPDATE when a room is held,
   so two holds can never take the same last room.
 """
@@ -181,41 +181,6 @@ class DispatchState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.report_id} v{self.version} {self.queue or 'active'}"
-
-
-class Job(models.Model):
-    """A timer for the worker: run `kind` with `payload` at `run_at`, exactly once."""
-
-    class State(models.TextChoices):
-        PENDING = "pending", "pending"
-        DONE = "done", "done"
-        FAILED = "failed", "failed (gave up)"
-        CANCELLED = "cancelled", "cancelled"
-
-    kind = models.CharField(max_length=48)
-    payload = models.JSONField(default=dict)
-    key = models.CharField(max_length=120, blank=True, help_text="at most one pending job per key")
-    run_at = models.DateTimeField()
-    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    done_at = models.DateTimeField(null=True, blank=True)
-    result = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        ordering = ["run_at", "id"]
-        indexes = [
-            models.Index(fields=["run_at"], condition=Q(state="pending"), name="job_pending_run_at"),
-        ]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["key"], condition=Q(state="pending") & ~Q(key=""), name="job_one_pending_per_key"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"job {self.pk} {self.kind} at {self.run_at:%Y-%m-%d %H:%M:%S} ({self.state})"
 
 
 # --- Maternity room booking (kamar bersalin) -----------------------------------------------------

@@ -24,13 +24,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework import status as http
 
-from geoapp.api import DomainError
+from core import jobs
+from core.api import DomainError
 from incidents import lifecycle
 from incidents.media import MediaError, inspect_upload, store_media
 from incidents.models import OPD, Category, EventKind, Report, ReportEvent, Status
 from tracking.models import FieldStaff, LatestPosition, Supervisor
 
-from . import jobs
 from . import settings as ds
 from .dispatcher import DispatchError, _bump, _move_report, dispatch, offer_to
 from .models import OPEN_ORDER_STATES, Decision, DispatchState, Order, OrderState, OrderStep, StepKind

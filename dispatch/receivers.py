@@ -3,7 +3,7 @@
 Both senders announce after commit, so these run outside the sender's transaction. They never
 let a failure here break the request that sent the signal (a citizen's report, a phone's ping):
 a database error is logged, and the worker's sweep (`sweep_awaiting`) catches up within
-DISPATCH_WORKER_SWEEP_S.
+WORKER_SWEEP_S.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import timedelta
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from geoapp.api import DomainError
+from core.api import DomainError
 from incidents.models import Report, Status
 from tracking.models import Supervisor
 

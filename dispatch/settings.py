@@ -67,21 +67,3 @@ def target_arrive_minutes(priority: int) -> int:
 # --- Maternity room booking ---------------------------------------------------------------------
 def maternity_categories() -> list[str]:
     return _get("DISPATCH_MATERNITY_CATEGORIES", ["kamar-bersalin"])  # category codes that book a room
-
-
-# --- The worker ---------------------------------------------------------------------------------
-def worker_poll_s() -> float:
-    return _get("DISPATCH_WORKER_POLL_S", 1.0)  # seconds between polls of the job table when idle
-
-
-def worker_sweep_s() -> int:
-    # seconds between sweeps: presence (time-driven edges) and reports waiting for a supervisor
-    return _get("DISPATCH_WORKER_SWEEP_S", 30)
-
-
-def job_max_attempts() -> int:
-    return _get("DISPATCH_JOB_MAX_ATTEMPTS", 5)  # a job that keeps failing stops after this many tries
-
-
-def job_retry_s() -> int:
-    return _get("DISPATCH_JOB_RETRY_S", 30)  # seconds before a failed job is tried again (times attempt)

@@ -1,7 +1,7 @@
 """Dispatch API: the supervisor's phone, the operators' actions, facility staff, response times.
 
 Views are thin: they authenticate, validate the body and call `orders`, `dispatcher`,
-`maternity` or `stats`; domain errors become 4xx through geoapp.api's exception handler.
+`maternity` or `stats`; domain errors become 4xx through core.api's exception handler.
 """
 
 from __future__ import annotations

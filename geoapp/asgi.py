@@ -10,7 +10,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from geoapp import serving  # noqa: E402
+from core import serving  # noqa: E402
 from geoapp.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -19,4 +19,4 @@ application = ProtocolTypeRouter(
         "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
     }
 )
-serving.settle()  # the collector and the GIL set for serving (geoapp/serving.py)
+serving.settle()  # the collector and the GIL set for serving (core/serving.py)

@@ -11,7 +11,7 @@ DB_POOL_CHECK_AFTER_S  a pooled connection idle longer is checked (a round trip)
 DB_PREPARE     "0" behind a transaction-mode pooler (PgBouncer): no server-side prepared statements
 GEOAPP_RELAY   "worker" (default with REDIS_URL): the other apps' receivers of a committed change
                (dispatch, the console's live push) run in the worker; "inline" (default without
-               REDIS_URL): in the request, after commit. See geoapp/relay.py.
+               REDIS_URL): in the request, after commit. See core/relay.py.
 MEDIA_ROOT     uploaded photos and videos; default var/media
 """
 
@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "core",
     "geoapp",
     "kecamatan_boundaries",
     "incidents",
@@ -94,7 +95,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "geoapp.middleware.DatabaseUnavailableMiddleware",
+    "core.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "geoapp.urls"
@@ -120,11 +121,11 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------------
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
-    DATABASES["default"]["ENGINE"] = "geoapp.db"  # PostGIS (geoapp/db/base.py)
+    DATABASES["default"]["ENGINE"] = "core.db"  # PostGIS (core/db/base.py)
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "geoapp.db",  # Django's PostGIS backend, pool costs trimmed (geoapp/db/base.py)
+            "ENGINE": "core.db",  # Django's PostGIS backend, pool costs trimmed (core/db/base.py)
             "NAME": "geoapp",
             "USER": "geoapp",
             "HOST": str(BASE_DIR / "var" / "run"),
@@ -133,7 +134,7 @@ else:
     }
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # reconnect cleanly after a database restart
 # Django turns psycopg's prepared statements off (prepare_threshold None, for poolers such as
-# PgBouncer), and with them `prepare=True`: geoapp/prepared.py's cursor would parse and plan its
+# PgBouncer), and with them `prepare=True`: core/prepared.py's cursor would parse and plan its
 # statements on every run. A threshold no statement reaches keeps automatic preparing off (Django's
 # own cursors bind on the client and never prepare) and lets prepared.py prepare what it asks for.
 # Behind a transaction-mode pooler, set DB_PREPARE=0.
@@ -158,7 +159,7 @@ if DB_POOL_MAX > 0:
         "timeout": float(os.environ.get("DB_POOL_TIMEOUT_S", "10")),
     }
 # A pooled connection given back less than this long ago is handed out without the health check's
-# round trip (geoapp/db/base.py); older ones are checked.
+# round trip (core/db/base.py); older ones are checked.
 DB_POOL_CHECK_AFTER_S = env_seconds("DB_POOL_CHECK_AFTER_S", "1")
 # Parallel test runs (helpers, CI shards) can each name their own test database.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("GEOAPP_TEST_DB", "test_geoapp")}
@@ -192,7 +193,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "/console/login/"  # one sign-in page for every role (the admin login admits staff only)
-SESSION_ENGINE = "geoapp.sessions"  # database sessions that refuse malformed keys (a NUL byte was a 500)
+SESSION_ENGINE = "core.sessions"  # database sessions that refuse malformed keys (a NUL byte was a 500)
 
 # --- API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -203,7 +204,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "EXCEPTION_HANDLER": "geoapp.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "geoapp API",
@@ -259,10 +260,10 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "geoapp.logging.RedactSecrets"}},
+    "filters": {"redact": {"()": "core.logging.RedactSecrets"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "geoapp.logging.JsonFormatter"},
+        "json": {"()": "core.logging.JsonFormatter"},
     },
     "handlers": {
         "console": {

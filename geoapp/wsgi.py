@@ -7,6 +7,6 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoapp.settings")
 application = get_wsgi_application()
 
-from geoapp import serving  # noqa: E402
+from core import serving  # noqa: E402
 
-serving.settle()  # the collector and the GIL set for serving (geoapp/serving.py)
+serving.settle()  # the collector and the GIL set for serving (core/serving.py)

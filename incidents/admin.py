@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from geoapp.admin_base import MapAdmin
+from core.map_admin import MapAdmin
 
 from .models import OPD, Category, DuplicateLink, Open311Client, Report, ReportEvent, ReportMedia, SocialPost
 

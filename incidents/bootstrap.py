@@ -4,7 +4,7 @@ Edits made in the admin to names, targets and keywords survive: existing categor
 fields that are still empty filled in; new categories are created.
 """
 
-from geoapp.roles import ensure_roles
+from core.roles import ensure_roles
 
 from .models import OPD, Category, Priority
 

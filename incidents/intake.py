@@ -19,7 +19,7 @@ from django.core.files.base import File
 from django.db import IntegrityError, transaction
 from rest_framework import status as http
 
-from geoapp.api import DomainError
+from core.api import DomainError
 
 from . import lifecycle, routing
 from .media import InspectedMedia, inspect_uploads, store_media

@@ -16,9 +16,9 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import status as http
 
-from geoapp import relay
-from geoapp.api import DomainError
-from geoapp.signals import send_logged
+from core import relay
+from core.api import DomainError
+from core.signals import send_logged
 
 from .models import (
     OPEN_STATUSES,
@@ -74,7 +74,7 @@ def allowed_next(status: str) -> list[str]:
 
 
 def announce(report: Report, event: ReportEvent, *, created: bool = False, routed: bool = False) -> None:
-    """Announce a change of the current transaction (through geoapp.relay: after commit, or by the worker)."""
+    """Announce a change of the current transaction (through core.relay: after commit, or by the worker)."""
 
     def send() -> None:
         send_logged(report_changed, Report, report=report, event=event, created=created)

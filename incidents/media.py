@@ -21,7 +21,7 @@ from django.contrib.gis.geos import Point
 from django.core.files.base import ContentFile, File
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from geoapp.api import DomainError
+from core.api import DomainError
 
 from .models import MediaKind, Report, ReportMedia
 from .settings import app_settings

@@ -12,7 +12,7 @@ from django.contrib.postgres.indexes import GistIndex
 from django.db.models import Q
 from django.utils import timezone
 
-from geoapp.geo import within_metres
+from core.geo import within_metres
 
 
 class OPD(models.Model):

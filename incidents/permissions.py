@@ -1,4 +1,4 @@
-"""Who may do what, by the permissions the role groups carry (geoapp/roles.py)."""
+"""Who may do what, by the permissions the role groups carry (core/roles.py)."""
 
 from rest_framework.permissions import BasePermission
 

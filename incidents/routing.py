@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.contrib.gis.geos import Point
 from rest_framework import status as http
 
-from geoapp.api import DomainError
+from core.api import DomainError
 from kecamatan_boundaries.models import Kecamatan, Kelurahan
 
 from .models import OPD, Category

@@ -3,15 +3,15 @@
 report_changed(sender=Report, report, event, created)   every change written by lifecycle/intake
 report_routed(sender=Report, report)                     the report reached status `routed`
 
-They travel through geoapp.relay: in the request after commit ("inline") or from the worker,
+They travel through core.relay: in the request after commit ("inline") or from the worker,
 whose deliverer is here. From the worker, `report` is the report as it is when delivered (a
 later change has its own delivery after this one).
 """
 
 from django.dispatch import Signal
 
-from geoapp import relay
-from geoapp.signals import send_logged
+from core import relay
+from core.signals import send_logged
 
 report_changed = Signal()
 report_routed = Signal()

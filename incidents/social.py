@@ -26,7 +26,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from rest_framework import status as http
 
-from geoapp.api import DomainError
+from core.api import DomainError
 from kecamatan_boundaries.models import Generation, Kecamatan, Kelurahan
 
 from .intake import IntakeError, ReportInput, submit_report

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from geoapp.api import DomainError
+from core.api import DomainError
 
 from . import open311
 from .open311 import Open311Error

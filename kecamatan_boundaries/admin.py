@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from geoapp.admin_base import MapAdmin
+from core.map_admin import MapAdmin
 
 from .forms import BoundaryUploadForm
 from .loaders import BoundaryFileError, LoadOptions, activate_generation, load_boundaries, result_table

@@ -32,8 +32,8 @@ from django.utils import timezone
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from geoapp.api import DomainError
-from geoapp.signals import send_logged
+from core.api import DomainError
+from core.signals import send_logged
 
 from .models import Generation, Kecamatan, Kelurahan, Level
 

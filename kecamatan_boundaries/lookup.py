@@ -17,7 +17,7 @@ from django.conf import settings
 from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
 
-from geoapp.projection import to_metric_transformer
+from core.projection import to_metric_transformer
 
 from .models import Generation, Kecamatan, Kelurahan
 

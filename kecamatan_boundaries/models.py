@@ -20,7 +20,7 @@ from django.contrib.gis.db import models
 from django.contrib.gis.geos import Point
 from django.db.models import Q
 
-from geoapp.geo import within_metres
+from core.geo import within_metres
 
 
 class Level(models.TextChoices):

@@ -187,7 +187,7 @@ def _await_health(proc: Proc, port: int) -> None:
 
 def start_ingest(env: dict[str, str], port: int, workers: int = 2, threads: int = 2, name: str = "ingest") -> Proc:
     """The ingestion service as deployed (deploy/geoapp-ingest.service): Granian, WSGI."""
-    from geoapp.serving import INGEST_ENV, ingest_argv
+    from core.serving import INGEST_ENV, ingest_argv
 
     proc = Proc(name, ingest_argv(port, workers, threads), {**env, **INGEST_ENV})
     proc.start()

@@ -246,7 +246,8 @@ def scenario_worker(env: dict, phones: list[c.Phone], trials: int = 3, timers: i
     from django.db.models import Count
     from django.utils import timezone
 
-    from dispatch.models import Decision, Job, Order, OrderStep
+    from core.models import Job
+    from dispatch.models import Decision, Order, OrderStep
     from incidents.intake import ReportInput, submit_report
 
     points = c.kecamatan_points()

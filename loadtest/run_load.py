@@ -165,7 +165,7 @@ def main() -> int:
     def watch_relay(until: threading.Event) -> None:
         from django.db import connection
 
-        from geoapp.models import PendingSignal
+        from core.models import PendingSignal
 
         while not until.wait(2):
             backlog.append(PendingSignal.objects.count())
@@ -228,7 +228,7 @@ def main() -> int:
     pool.shutdown(wait=True, cancel_futures=True)
     pool2.shutdown(wait=True, cancel_futures=True)
     # the worker announces what is still queued (dispatch, consoles): how long it takes shows whether it kept up
-    from geoapp.models import PendingSignal
+    from core.models import PendingSignal
 
     queued_at_stop = PendingSignal.objects.count()
     t_relay = time.monotonic()

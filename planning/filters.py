@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q
 from django.utils import timezone
 
-from geoapp.api import DomainError
+from core.api import DomainError
 from incidents.models import OPD, Category, Channel, Status
 from kecamatan_boundaries.models import Kecamatan
 

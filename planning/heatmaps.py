@@ -27,7 +27,7 @@ from django.contrib.staticfiles import finders
 from django.templatetags.static import static
 from django.utils import timezone
 
-from geoapp.projection import to_storage_transformer
+from core.projection import to_storage_transformer
 
 from . import settings as app_settings
 from .filters import PlanningError, ReportFilter
@@ -146,7 +146,7 @@ def _cells(rows: list[tuple[int, int, int]], grid: GridSpec) -> list[GridCell]:
     if not rows:
         return []
     s = grid.cell_m
-    to_wgs84 = to_storage_transformer()  # shared by all threads (geoapp/projection.py)
+    to_wgs84 = to_storage_transformer()  # shared by all threads (core/projection.py)
     polygons, centres, keys, counts = [], [], [], []
     for a, b, n in rows:
         a, b = int(a), int(b)

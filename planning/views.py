@@ -17,7 +17,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from geoapp.roles import PLANNER, has_role
+from core.roles import PLANNER, has_role
 from incidents.models import OPD, Category, Channel, Status
 from kecamatan_boundaries.models import Kecamatan
 

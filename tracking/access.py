@@ -1,4 +1,4 @@
-"""Who may see supervisors' positions and attendance, by role (geoapp/roles.py).
+"""Who may see supervisors' positions and attendance, by role (core/roles.py).
 
 | who                        | supervisors (live) | attendance       | phone numbers |
 |----------------------------|--------------------|------------------|---------------|
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.permissions import BasePermission
 
-from geoapp.roles import ADMIN, OPERATOR, PLANNER, has_role
+from core.roles import ADMIN, OPERATOR, PLANNER, has_role
 
 from .models import Supervisor
 

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from geoapp.admin_base import MapAdmin
+from core.map_admin import MapAdmin
 
 from .models import AttendanceDay, Device, FieldStaff, Geofence, LatestPosition, Shift, ShiftOverride, Supervisor
 

@@ -8,6 +8,9 @@ class TrackingConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import m2m_changed, post_delete, post_save
 
+        from core import worker
+
+        from . import presence
         from .areas import geofence_index
         from .models import Device, Geofence, Supervisor
         from .protocols import auth_cache
@@ -23,3 +26,4 @@ class TrackingConfig(AppConfig):
         m2m_changed.connect(
             geofence_index.invalidate, sender=Supervisor.geofences.through, dispatch_uid="tracking_geofence_assigned"
         )
+        worker.register_sweep("presence", lambda: {"presence_changed": presence.sweep()})

@@ -21,7 +21,7 @@ from django.db.models import Count, Max
 from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
 
-from geoapp.projection import to_metric_transformer
+from core.projection import to_metric_transformer
 from kecamatan_boundaries.lookup import BoundaryIndex, kecamatan_index
 
 from . import settings as ts

@@ -30,7 +30,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework import status
 
-from geoapp.api import DomainError
+from core.api import DomainError
 
 from . import settings as ts
 from .models import AttendanceDay, Supervisor

@@ -11,7 +11,7 @@ takes every accepted fix; the latest position only moves forward.
 
 Cost (a batch of 1000 is one phone's buffer; see bench/bench_tracking.py): the fixes travel as
 numpy columns (`FixBatch`), never as 1000 Python objects; the whole request is a handful of
-statements whatever its size; those on small tables are prepared (geoapp/prepared.py: planned once
+statements whatever its size; those on small tables are prepared (core/prepared.py: planned once
 per connection):
   1. the lock: one statement locks the supervisor's row and their latest position (so two
      uploads of one phone or supervisor queue up, and one that waited reads the position the
@@ -53,8 +53,8 @@ from django.contrib.gis.geos import Point
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from geoapp import prepared, relay
-from geoapp.signals import send_logged
+from core import prepared, relay
+from core.signals import send_logged
 
 from . import partitions, presence
 from . import settings as ts
@@ -284,7 +284,7 @@ def _lock(device: Device, now: datetime) -> _Locked:
         "first": day - timedelta(days=1),
         "last": day,
     }
-    with prepared.cursor() as cur:  # small tables: prepared (geoapp/prepared.py)
+    with prepared.cursor() as cur:  # small tables: prepared (core/prepared.py)
         cur.execute(LOCK_WITH_LATEST_SQL, params)
         row = cur.fetchone()
         lp_row = row[9:] if row is not None else None

@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
-from geoapp import relay
-from geoapp.signals import send_logged
+from core import relay
+from core.signals import send_logged
 
 from . import settings as ts
 from .models import EventKind, LatestPosition, Shift, ShiftOverride, Supervisor, TrackingEvent

@@ -28,7 +28,7 @@ import msgspec
 import numpy as np
 from rest_framework import status
 
-from geoapp.api import DomainError
+from core.api import DomainError
 
 from . import settings as ts
 from .models import Device

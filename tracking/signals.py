@@ -7,7 +7,7 @@ presence_changed: a supervisor's presence changed (by a ping or by time passing)
     kwargs: supervisor_id (int), old (str), new (str), presence (presence.Presence, or None when
     the worker relays it; it then also passes supervisor and position, read when delivered)
 
-They travel through geoapp.relay: in the request after commit ("inline") or from the worker.
+They travel through core.relay: in the request after commit ("inline") or from the worker.
 The worker's deliverers are here: they read the committed state and send the same signals.
 """
 
@@ -18,8 +18,8 @@ from datetime import datetime
 
 from django.dispatch import Signal
 
-from geoapp import relay
-from geoapp.signals import send_logged
+from core import relay
+from core.signals import send_logged
 
 position_updated = Signal()
 presence_changed = Signal()

@@ -21,7 +21,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from geoapp.api import DomainError
+from core.api import DomainError
 
 from . import attendance, presence
 from . import settings as ts

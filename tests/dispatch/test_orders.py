@@ -8,9 +8,11 @@ from django.utils import timezone
 from PIL import Image
 from rest_framework.test import APIClient
 
-from dispatch import dispatcher, jobs
+from core import jobs
+from core.models import Job
+from dispatch import dispatcher
 from dispatch import settings as ds
-from dispatch.models import DispatchState, Job, Order, OrderStep
+from dispatch.models import DispatchState, Order, OrderStep
 from incidents.models import Report, ReportMedia, Status
 from tests.dispatch.conftest import CIPONDOH, TANGERANG, border_pair, ping, report_at, supervisor_at
 

@@ -10,9 +10,9 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from console.models import LiveEvent
+from core import relay
+from core.models import PendingSignal
 from dispatch.models import Order
-from geoapp import relay
-from geoapp.models import PendingSignal
 from tests.dispatch.conftest import CIPONDOH, interior, offset, ping, report_at, supervisor_at
 from tests.dispatch.test_worker import ROOT, worker_env
 from tracking.models import LatestPosition
@@ -132,7 +132,7 @@ def test_a_failing_deliverer_is_logged_and_the_queue_moves_on(refdata, city, wor
     try:
         relay.send("test.boom", 1, {}, inline=lambda: None)
         sup = supervisor_at(interior(city, CIPONDOH))
-        with caplog.at_level(logging.ERROR, logger="geoapp.relay"):
+        with caplog.at_level(logging.ERROR, logger="core.relay"):
             assert relay.drain() == 3
         assert "announcing test.boom 1 failed" in caplog.text
         assert ("presence", sup.pk, "on_duty") in heard
@@ -197,15 +197,15 @@ def test_the_worker_wakes_on_notify_and_its_command_delivers(worker_mode):
 
 
 def test_system_check_warns_when_the_worker_could_not_reach_consoles(settings):
-    from geoapp.apps import check_relay
+    from core.apps import check_relay
 
     settings.GEOAPP_RELAY = "worker"
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    assert [m.id for m in check_relay()] == ["geoapp.W001"]
+    assert [m.id for m in check_relay()] == ["core.W001"]
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {}}}
     assert check_relay() == []
     settings.GEOAPP_RELAY = "later"
-    assert [m.id for m in check_relay()] == ["geoapp.E001"]
+    assert [m.id for m in check_relay()] == ["core.E001"]
 
 
 def test_a_burst_reaches_the_consoles_as_one_message_of_ordered_events(refdata, city, worker_mode, settings):

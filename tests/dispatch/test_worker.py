@@ -11,8 +11,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from core.models import Job
 from dispatch import dispatcher
-from dispatch.models import Job, Order, OrderStep
+from dispatch.models import Order, OrderStep
 from tests.conftest import ensure_city
 from tests.dispatch.conftest import CIPONDOH, TANGERANG, border_pair, report_at, supervisor_at
 
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CRASHING_WORKER = """
 import os, signal, django
 django.setup()
-from dispatch import jobs
+from core import jobs
 
 def crash(job):  # the escalation ran, its transaction is not committed yet: die like a kill -9
     os.kill(os.getpid(), signal.SIGKILL)
@@ -115,7 +116,7 @@ def test_worker_survives_a_lost_connection_and_runs_the_due_timer(transactional_
     import psycopg
     from django.core.management import call_command
 
-    from dispatch import jobs
+    from core import jobs
 
     ran = []
     jobs.HANDLERS["test_touch"] = lambda payload: ran.append(payload["n"]) or {"ok": True}

@@ -1,4 +1,4 @@
-"""geoapp's database backend (geoapp/db/base.py): a pooled connection given back moments ago is handed
+"""geoapp's database backend (core/db/base.py): a pooled connection given back moments ago is handed
 out without the health check's round trip, an idle one is checked, and PostGIS's geometry types are
 registered once per connection, not at every request. The same rule for a persistent connection
 without a pool (DB_POOL_MAX=0, the ingestion service): busy within the last moment, unchecked."""
@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from geoapp.db import base as backend
+from core.db import base as backend
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from geoapp.logging import JsonFormatter, RedactSecrets, redact
+from core.logging import JsonFormatter, RedactSecrets, redact
 
 
 @pytest.mark.django_db

@@ -9,7 +9,7 @@ import time
 import numpy as np
 from pyproj import Transformer
 
-from geoapp.projection import to_metric_transformer
+from core.projection import to_metric_transformer
 
 
 def test_a_new_thread_uses_the_shared_projection_and_gets_the_same_metres():

@@ -1,4 +1,4 @@
-"""The web entry points set a process up for serving (geoapp/serving.py): what they loaded is
+"""The web entry points set a process up for serving (core/serving.py): what they loaded is
 frozen, so a full garbage collection walks only what requests created (without it: ~100-150 ms
 pauses every ~150 uploads), and the GIL changes hands every 0.5 ms (threads waiting on the
 database come back sooner under load)."""

@@ -22,7 +22,7 @@ def test_report_is_accepted_once_even_when_a_receiver_fails(client, caplog):
 
     report_changed.connect(broken, dispatch_uid="test-broken")
     try:
-        with caplog.at_level(logging.ERROR, logger="geoapp.signals"):
+        with caplog.at_level(logging.ERROR, logger="core.signals"):
             r = client.post(
                 "/api/reports/",
                 {"category": "banjir", "lat": -6.1816, "lon": 106.7057, "description": "banjir 40 cm"},

@@ -50,10 +50,10 @@ def supervisor(city):
 
 
 def user_with_role(role: str | None, username: str | None = None, password: str = "pw-tracking-1"):
-    """A user in one role group of geoapp/roles.py (None = signed in, no role)."""
+    """A user in one role group of core/roles.py (None = signed in, no role)."""
     from django.contrib.auth import get_user_model
 
-    from geoapp.roles import ensure_roles
+    from core.roles import ensure_roles
 
     user = get_user_model().objects.create_user(username or f"u-{role or 'none'}", password=password)
     if role:

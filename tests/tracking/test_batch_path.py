@@ -478,7 +478,7 @@ def test_the_latest_position_update_writes_every_field_as_save_would(city, t0):
     it changed a row."""
     from django.contrib.gis.geos import Point
 
-    from geoapp.models import PendingSignal
+    from core.models import PendingSignal
     from tracking.models import LatestPosition
     from tracking.signals import POSITION
 
@@ -536,7 +536,7 @@ def test_a_database_lost_during_the_copy_is_a_503_to_retry(city, t0, monkeypatch
 
 
 def test_the_uploads_small_statements_are_prepared_on_the_server(city, t0):
-    """geoapp/prepared.py asks psycopg to prepare the lock, latest-position and relay statements;
+    """core/prepared.py asks psycopg to prepare the lock, latest-position and relay statements;
     Django turns preparing off unless settings give psycopg a threshold (it did for a session:
     every upload parsed and planned them anew). After two uploads PostgreSQL holds them prepared."""
     sup = make_supervisor(name="Prepared")

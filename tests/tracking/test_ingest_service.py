@@ -13,8 +13,8 @@ import pytest
 import requests
 from django.utils import timezone
 
-from geoapp import relay
-from geoapp.serving import INGEST_ENV, INGEST_URLS, ingest_argv
+from core import relay
+from core.serving import INGEST_ENV, INGEST_URLS, ingest_argv
 from loadtest.common import ROOT, free_port, project_db_url, server_env, start_ingest, start_server
 from tests.conftest import ensure_city
 from tests.tracking.conftest import CIPONDOH, make_supervisor

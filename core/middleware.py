@@ -10,7 +10,7 @@ import logging
 from django.db import InterfaceError, OperationalError, close_old_connections
 from django.http import JsonResponse
 
-log = logging.getLogger("geoapp.db")
+log = logging.getLogger("core.db")
 
 RETRY_AFTER_S = 2  # seconds a client should wait before retrying
 

@@ -128,4 +128,4 @@ def _note_request_ended(**kwargs) -> None:
             conn.note_request_ended()
 
 
-request_finished.connect(_note_request_ended, dispatch_uid="geoapp.db.note_request_ended")
+request_finished.connect(_note_request_ended, dispatch_uid="core.db.note_request_ended")

@@ -35,9 +35,9 @@ import psycopg
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 
-from geoapp import prepared
+from core import prepared
 
-log = logging.getLogger("geoapp.relay")
+log = logging.getLogger("core.relay")
 CHANNEL = "geoapp_relay"
 MODES = ("worker", "inline")
 

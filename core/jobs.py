@@ -20,7 +20,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import settings as ds
+from . import settings as cs
 from .models import Job
 
 log = logging.getLogger("dispatch.jobs")
@@ -73,7 +73,7 @@ def run_one(now: datetime | None = None) -> Job | None:
 
     Returns the job run, or None when nothing is due. A handler that raises rolls its work back;
     the failure is recorded in a separate transaction and the job is retried later, up to
-    DISPATCH_JOB_MAX_ATTEMPTS times.
+    JOB_MAX_ATTEMPTS times.
     """
     now = now or timezone.now()
     failed: tuple[int, str, int] | None = None
@@ -102,12 +102,12 @@ def run_one(now: datetime | None = None) -> Job | None:
             return job
         # the handler's savepoint was rolled back; record the attempt and keep the lock until commit
         pk, error, attempts = failed
-        give_up = attempts >= ds.job_max_attempts()
+        give_up = attempts >= cs.job_max_attempts()
         Job.objects.filter(pk=pk).update(
             attempts=attempts,
             last_error=error[:2000],
             state=Job.State.FAILED if give_up else Job.State.PENDING,
-            run_at=now + timedelta(seconds=ds.job_retry_s() * attempts),
+            run_at=now + timedelta(seconds=cs.job_retry_s() * attempts),
             done_at=now if give_up else None,
         )
         job.refresh_from_db()

@@ -11,7 +11,7 @@ import logging
 
 from django.dispatch import Signal
 
-log = logging.getLogger("geoapp.signals")
+log = logging.getLogger("core.signals")
 
 
 def send_logged(signal: Signal, sender: object, **kwargs) -> None:

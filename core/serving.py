@@ -63,7 +63,7 @@ INGEST_URLS = ("/api/tracking/pings/", "/tracking/osmand/", "/tracking/owntracks
 # connection; taking one from the pool and giving it back cost ~0.35 ms of an upload
 # (bench/bench_tracking.py, two services alternating in one run). Django's health check
 # before a request is skipped as the pool's is, for a connection busy within the last second
-# (geoapp/db/base.py).
+# (core/db/base.py).
 INGEST_ENV = {"DB_POOL_MAX": "0"}
 
 
