@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: messages loadtest faults fuzz
-.PHONY: run test setup system venv db migrate bootstrap assets lint format bench bench-lookup stop-db worker clean-db
+.PHONY: run test setup system venv db migrate bootstrap assets lint typecheck check format bench bench-lookup stop-db worker clean-db
 
 run: setup bootstrap ## serve the app with the real Kota Tangerang data on http://127.0.0.1:8000
 	@echo "==> geoapp on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
@@ -25,11 +25,11 @@ messages: venv ## compile the translation files in locale/ (Bahasa Indonesia, En
 system:
 	@bash scripts/ensure_system.sh
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "==> installing Python requirements into $(VENV)"
 	@$(PY) -m pip install -q --upgrade pip
-	@$(PY) -m pip install -q -r requirements.txt
+	@$(PY) -m pip install -q -r requirements-dev.txt
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -55,8 +55,13 @@ bench: setup ## every benchmark under bench/
 bench-lookup: setup
 	$(PY) bench/bench_lookup.py
 
-lint: venv
+lint: venv ## ruff's rules and format
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+typecheck: system venv ## mypy over the domain modules, against mypy-baseline.txt (which only shrinks)
+	$(PY) scripts/typecheck.py
+
+check: lint typecheck ## what CI runs before the tests
 
 format: venv
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .

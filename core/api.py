@@ -10,7 +10,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 class DomainError(Exception):
     """Base for named domain errors; `status_code` says which 4xx the API answers."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
 
     def __init__(self, message: str, *, field: str | None = None):
         super().__init__(message)

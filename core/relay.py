@@ -173,7 +173,7 @@ def deliver_batch(limit: int = 50) -> int:
                         found.deliver(key, data)
                 except (OperationalError, InterfaceError):
                     raise  # the connection is gone: the claim rolls back and the rows are delivered later
-                except Exception:  # noqa: BLE001 - a failing deliverer must not block the queue behind it
+                except Exception:
                     log.exception("announcing %s %s failed; dropped (the sweeps catch up)", name, key)
     return len(rows)
 
@@ -191,7 +191,7 @@ def _prepare(deliveries: list[tuple[Topic | None, str, str, list[dict]]]) -> Non
                 prepare(sorted(set(its_keys)))
         except (OperationalError, InterfaceError):
             raise  # the connection is gone: the claim rolls back
-        except Exception:  # noqa: BLE001 - a failing prepare must not block the queue
+        except Exception:
             log.exception("preparing %d keys failed; delivering row by row", len(its_keys))
 
 

@@ -1,5 +1,5 @@
 """WebSocket routes; the apps add theirs here."""
 
-from console.routing import websocket_urlpatterns as console_ws  # noqa: E402
+from console.routing import websocket_urlpatterns as console_ws
 
 websocket_urlpatterns: list = [*console_ws]

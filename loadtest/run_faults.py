@@ -41,9 +41,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import requests  # noqa: E402
+import requests
 
-from loadtest import common as c  # noqa: E402
+from loadtest import common as c
 
 MARKER = "[faults]"
 RESULTS: list[tuple[str, bool, str]] = []

@@ -28,10 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import requests  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+import requests
+from tqdm import tqdm
 
-from loadtest import common as c  # noqa: E402
+from loadtest import common as c
 
 MARKER = "[loadtest]"
 

@@ -111,7 +111,7 @@ def test_function_local_imports_say_why():
     """An import inside a function is there because a library forces it (Django's AppConfig.ready,
     a model not loaded yet); its line says so in a comment. Anything else goes at the top."""
     unexplained = []
-    for importer, imported, path, line, inside in project_imports():
+    for _importer, _imported, path, line, inside in project_imports():
         if not inside or path.name == "apps.py":
             continue
         text = path.read_text().splitlines()[line - 1]
