@@ -19,27 +19,23 @@ GEOAPP_GIL_SWITCH_MS sets it (0 leaves Python's default).
 from __future__ import annotations
 
 import gc
-import os
+import shutil
 import sys
+from pathlib import Path
 
-from django.core.exceptions import ImproperlyConfigured
+from django.conf import settings
+from django.urls import get_resolver
 
 
 def switch_interval_s() -> float | None:
     """The GIL switch interval for web processes, in seconds (None: Python's default)."""
-    raw = os.environ.get("GEOAPP_GIL_SWITCH_MS", "0.5")
-    try:
-        ms = float(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"GEOAPP_GIL_SWITCH_MS must be a number of milliseconds, not {raw!r}") from None
+    ms = settings.GEOAPP_GIL_SWITCH_MS
     return ms / 1000 if ms > 0 else None
 
 
 def settle() -> int:
     """Set the switch interval, load the URL patterns (and with them every view module), then
     freeze what is loaded. Returns how many objects were frozen."""
-    from django.urls import get_resolver
-
     if (interval := switch_interval_s()) is not None:
         sys.setswitchinterval(interval)
     get_resolver().url_patterns  # noqa: B018 - imports the views
@@ -70,9 +66,6 @@ INGEST_ENV = {"DB_POOL_MAX": "0"}
 def ingest_argv(port: int, workers: int = 2, threads: int = 2, host: str = "127.0.0.1") -> list[str]:
     """The ingestion service's command line: Granian serving geoapp.wsgi, `workers` processes of
     `threads` threads each (a thread waiting on PostgreSQL leaves the process to another)."""
-    import shutil
-    from pathlib import Path
-
     granian = Path(sys.executable).with_name("granian")
     return [
         str(granian if granian.exists() else shutil.which("granian") or "granian"),

@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -38,8 +39,6 @@ def env_seconds(name: str, default: str) -> float:
     except ValueError:
         seconds = -1.0
     if not seconds >= 0:  # also NaN
-        from django.core.exceptions import ImproperlyConfigured
-
         raise ImproperlyConfigured(f"{name} must be a number of seconds, 0 or more, not {value!r}")
     return seconds
 
@@ -52,8 +51,6 @@ DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        from django.core.exceptions import ImproperlyConfigured
-
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
     SECRET_KEY = "dev-insecure-geoapp-key-only-for-make-run-and-tests"
 
@@ -246,6 +243,12 @@ else:
     }
 # The worker can only reach consoles connected to the web processes through a shared layer.
 GEOAPP_RELAY = os.environ.get("GEOAPP_RELAY", "worker" if os.environ.get("REDIS_URL") else "inline")
+# The web processes' GIL switch interval in milliseconds (0 or less: Python's 5 ms); core/serving.py.
+_gil_switch = os.environ.get("GEOAPP_GIL_SWITCH_MS", "0.5")
+try:
+    GEOAPP_GIL_SWITCH_MS = float(_gil_switch)
+except ValueError:
+    raise ImproperlyConfigured(f"GEOAPP_GIL_SWITCH_MS must be a number of milliseconds, not {_gil_switch!r}") from None
 
 # --- Security outside development -----------------------------------------------------------
 if not DEBUG:
