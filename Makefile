@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: messages loadtest faults fuzz
-.PHONY: run test setup system venv db migrate bootstrap assets lint typecheck check format bench bench-lookup stop-db worker clean-db
+.PHONY: run test setup system venv db migrate bootstrap assets lint typecheck check format bench bench-lookup stop-db worker
 
 run: setup bootstrap ## serve the app with the real Kota Tangerang data on http://127.0.0.1:8000
 	@echo "==> geoapp on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
