@@ -1,14 +1,16 @@
 """Dispatch API: the supervisor's phone, the operators' actions, facility staff, response times.
 
 Views are thin: they authenticate, validate the body and call `orders`, `dispatcher`,
-`maternity` or `stats`; domain errors become 4xx through core.api's exception handler.
+`maternity` or `stats`; domain errors become 4xx through core.api's exception handler, a lost
+database 503 through core.middleware. The operators' changes may name the version they saw: the
+report's (checked by `incidents.versions`, as the console does) or the dispatch state's (checked
+by `orders`); a stale one is a 409 and nothing is saved.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db import InterfaceError, OperationalError, connection
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -22,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.models import Report
+from incidents.versions import unchanged_since
 
 from . import dispatcher, maternity, orders, stats
 from .auth import CanSeeStats, DeviceTokenAuthentication, IsOperator, IsSupervisor, actor_name
@@ -56,28 +59,14 @@ ERRORS = {
 DEVICE_AUTH = [DeviceTokenAuthentication, SessionAuthentication, BasicAuthentication]
 
 
-class DispatchAPIView(APIView):
-    """A lost database connection (a restart) answers 503 with Retry-After, not a 500; the next request reconnects."""
-
-    def handle_exception(self, exc):
-        if isinstance(exc, (OperationalError, InterfaceError)):
-            connection.close()
-            return Response(
-                {"detail": "The database is not reachable right now; retry in a few seconds."},
-                status=503,
-                headers={"Retry-After": "2"},
-            )
-        return super().handle_exception(exc)
-
-
 def _orders_qs():
     return Order.objects.select_related(
-        "report", "report__category", "report__kecamatan", "supervisor", "field_staff"
+        "report", "report__category", "report__kecamatan", "report__kelurahan", "supervisor", "field_staff"
     ).prefetch_related("steps", "steps__media")
 
 
 # --- the supervisor's phone ------------------------------------------------------------------------------
-class MyOrders(DispatchAPIView):
+class MyOrders(APIView):
     authentication_classes = DEVICE_AUTH
     permission_classes = [IsSupervisor]
 
@@ -99,7 +88,7 @@ class MyOrders(DispatchAPIView):
         return Response(OrderSerializer(qs.order_by("-offered_at")[:200], many=True).data)
 
 
-class _OrderAction(DispatchAPIView):
+class _OrderAction(APIView):
     authentication_classes = DEVICE_AUTH
     permission_classes = [IsSupervisor]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
@@ -202,11 +191,21 @@ def _report(public_id: str) -> Report:
 
 def dispatch_view(report: Report) -> dict:
     state = dispatcher.state_of(report)
+    order_list = list(_orders_qs().filter(report=report))
+    holder = next((o for o in order_list if o.state in OPEN_ORDER_STATES), None)
     return {
         "report": report.public_id,
         "status": report.status,
         "state": DispatchStateSerializer(state).data,
-        "orders": OrderSerializer(_orders_qs().filter(report=report), many=True).data,
+        "holder": {
+            "order": holder.pk,
+            "supervisor": holder.supervisor_id,
+            "name": holder.supervisor.name,
+            "state": holder.state,
+        }
+        if holder
+        else None,
+        "orders": OrderSerializer(order_list, many=True).data,
         "decisions": DecisionSerializer(report.dispatch_decisions.all()[:20], many=True).data,
         "room_holds": RoomHoldSerializer(report.room_holds.select_related("facility"), many=True).data,
         "response_times": stats.for_report(report),
@@ -219,6 +218,12 @@ DISPATCH_VIEW = inline_serializer(
         "report": s.CharField(),
         "status": s.CharField(),
         "state": DispatchStateSerializer(),
+        "holder": inline_serializer(
+            "OrderHolder",
+            {"order": s.IntegerField(), "supervisor": s.IntegerField(), "name": s.CharField(), "state": s.CharField()},
+            allow_null=True,
+            help_text="the open order's supervisor and step, or null",
+        ),
         "orders": OrderSerializer(many=True),
         "decisions": DecisionSerializer(many=True),
         "room_holds": RoomHoldSerializer(many=True),
@@ -227,12 +232,17 @@ DISPATCH_VIEW = inline_serializer(
 )
 
 
-class ReportDispatch(DispatchAPIView):
+def _seen(version) -> tuple[datetime | None, int | None]:
+    """(the report's version, the dispatch state's version): whichever of the two the operator sent."""
+    return (version, None) if isinstance(version, datetime) else (None, version)
+
+
+class ReportDispatch(APIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
         tags=["dispatch: operator"],
-        summary="A report's dispatch: version, queue, orders with steps, decisions with every candidate",
+        summary="A report's dispatch: version, queue, who holds it, orders with steps, decisions with every candidate",
         responses={200: DISPATCH_VIEW, **ERRORS},
     )
     def get(self, request, public_id: str):
@@ -240,24 +250,24 @@ class ReportDispatch(DispatchAPIView):
 
     @extend_schema(
         tags=["dispatch: operator"],
-        summary="Dispatch now: by the rule, or to the supervisor given",
+        summary="Dispatch now: by the rule, or to the supervisor given (send the report's version you saw)",
         request=DispatchRequestSerializer,
         responses={200: DISPATCH_VIEW, **ERRORS},
     )
     def post(self, request, public_id: str):
         body = DispatchRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        report = _report(public_id)
-        sup = body.validated_data.get("supervisor")
-        if sup is not None:
-            dispatcher.offer_to(report, sup, trigger="manual", actor=actor_name(request))
-        else:
-            dispatcher.dispatch(report, trigger="manual", actor=actor_name(request))
+        v = body.validated_data
+        with unchanged_since(_report(public_id), v.get("version")) as report:
+            if v.get("supervisor") is not None:
+                dispatcher.offer_to(report, v["supervisor"], trigger="manual", actor=actor_name(request))
+            else:
+                dispatcher.dispatch(report, trigger="manual", actor=actor_name(request))
         report.refresh_from_db()
         return Response(dispatch_view(report))
 
 
-class Reassign(DispatchAPIView):
+class Reassign(APIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
@@ -270,19 +280,20 @@ class Reassign(DispatchAPIView):
         body = ReassignSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         v = body.validated_data
-        report = _report(public_id)
-        orders.reassign(
-            report,
-            reason=v["reason"],
-            actor=actor_name(request),
-            version=v["version"],
-            supervisor_id=v.get("supervisor"),
-        )
+        seen_report, seen_dispatch = _seen(v["version"])
+        with unchanged_since(_report(public_id), seen_report) as report:
+            orders.reassign(
+                report,
+                reason=v["reason"],
+                actor=actor_name(request),
+                version=seen_dispatch,
+                supervisor_id=v.get("supervisor"),
+            )
         report.refresh_from_db()
         return Response(dispatch_view(report))
 
 
-class Cancel(DispatchAPIView):
+class Cancel(APIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
@@ -295,13 +306,14 @@ class Cancel(DispatchAPIView):
         body = CancelSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         v = body.validated_data
-        report = orders.cancel(
-            _report(public_id), reason=v["reason"], actor=actor_name(request), version=v.get("version")
-        )
+        seen_report, seen_dispatch = _seen(v.get("version"))
+        with unchanged_since(_report(public_id), seen_report) as report:
+            orders.cancel(report, reason=v["reason"], actor=actor_name(request), version=seen_dispatch)
+        report.refresh_from_db()
         return Response(dispatch_view(report))
 
 
-class Refer(DispatchAPIView):
+class Refer(APIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
@@ -314,19 +326,22 @@ class Refer(DispatchAPIView):
         body = ReferSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         v = body.validated_data
-        report = orders.refer(
-            _report(public_id),
-            reason=v["reason"],
-            actor=actor_name(request),
-            opd_code=v["opd"],
-            category_code=v["category"],
-            outside=v["outside"],
-            version=v.get("version"),
-        )
+        seen_report, seen_dispatch = _seen(v.get("version"))
+        with unchanged_since(_report(public_id), seen_report) as report:
+            orders.refer(
+                report,
+                reason=v["reason"],
+                actor=actor_name(request),
+                opd_code=v["opd"],
+                category_code=v["category"],
+                outside=v["outside"],
+                version=seen_dispatch,
+            )
+        report.refresh_from_db()
         return Response(dispatch_view(report))
 
 
-class Queue(DispatchAPIView):
+class Queue(APIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
@@ -366,7 +381,7 @@ class Queue(DispatchAPIView):
         return Response({"count": len(out), "results": out})
 
 
-class OrderList(DispatchAPIView):
+class OrderList(APIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
@@ -393,7 +408,7 @@ class OrderList(DispatchAPIView):
         return Response(OrderSerializer(qs[:500], many=True).data)
 
 
-class OrderSteps(DispatchAPIView):
+class OrderSteps(APIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
@@ -405,7 +420,7 @@ class OrderSteps(DispatchAPIView):
 
 
 # --- maternity rooms ------------------------------------------------------------------------------------------
-class ProposeRoom(DispatchAPIView):
+class ProposeRoom(APIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
@@ -419,7 +434,7 @@ class ProposeRoom(DispatchAPIView):
         return Response(RoomHoldSerializer(hold).data)
 
 
-class ConfirmRoom(DispatchAPIView):
+class ConfirmRoom(APIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
@@ -432,7 +447,7 @@ class ConfirmRoom(DispatchAPIView):
         return Response(RoomHoldSerializer(maternity.confirm(pk, actor=actor_name(request))).data)
 
 
-class ReleaseRoom(DispatchAPIView):
+class ReleaseRoom(APIView):
     permission_classes = [IsOperator]
 
     @extend_schema(
@@ -448,7 +463,7 @@ class ReleaseRoom(DispatchAPIView):
         return Response(RoomHoldSerializer(hold).data)
 
 
-class FacilityList(DispatchAPIView):
+class FacilityList(APIView):
     @extend_schema(
         tags=["dispatch: maternity"],
         summary="Hospitals and health centres with their free maternity rooms (GeoJSON)",
@@ -460,7 +475,7 @@ class FacilityList(DispatchAPIView):
         return Response(FacilitySerializer(Facility.objects.filter(active=True), many=True).data)
 
 
-class FacilityRooms(DispatchAPIView):
+class FacilityRooms(APIView):
     @extend_schema(
         tags=["dispatch: maternity"],
         summary="Facility staff: set how many maternity rooms are free now",
@@ -496,7 +511,7 @@ def _when(value: str | None, default: datetime, name: str) -> datetime:
     return timezone.make_aware(dt) if timezone.is_naive(dt) else dt
 
 
-class ResponseTimes(DispatchAPIView):
+class ResponseTimes(APIView):
     permission_classes = [CanSeeStats]
 
     @extend_schema(
