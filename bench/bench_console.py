@@ -182,7 +182,7 @@ def main() -> int:
                 const nav = performance.getEntriesByType('navigation')[0];
                 const res = performance.getEntriesByType('resource');
                 const bytes = nav.transferSize + res.reduce((a, r) => a + (r.transferSize || 0), 0);
-                const data = res.filter(r => r.name.includes('/console/api/'))
+                const data = res.filter(r => r.name.includes('/console/api/') || r.name.includes('/api/kecamatan/'))
                                 .reduce((a, r) => a + (r.transferSize || 0), 0);
                 return {bytes, data, ms: performance.now() - nav.startTime, reports: window.consoleMap.reports.size};
             }"""

@@ -12,7 +12,10 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
+from dispatch.models import DispatchState
 from incidents.models import OPEN_STATUSES, Report, ReportEvent, Status
+from tracking import presence
+from tracking.models import LatestPosition, Supervisor
 
 from . import settings as cs
 
@@ -34,8 +37,6 @@ def is_overdue(report: Report, now=None) -> bool:
 
 def escalated_ids(report_ids) -> set[int]:
     """Open reports whose offer expired or was declined (dispatch escalated them), or that were reopened."""
-    from dispatch.models import DispatchState
-
     ids = list(report_ids)
     escalated = set(
         DispatchState.objects.filter(report_id__in=ids, escalations__gt=0).values_list("report_id", flat=True)
@@ -114,9 +115,6 @@ def supervisor_feature(sup, lp, state: str | None = None) -> dict:
 
 def supervisor_features(opd: str | None = None) -> list[dict]:
     """Every active supervisor with presence judged now (tracking's one rule)."""
-    from tracking import presence
-    from tracking.models import LatestPosition, Supervisor
-
     qs = Supervisor.objects.active().select_related("opd", "latest_position")
     if opd:
         qs = qs.filter(opd__code=opd)

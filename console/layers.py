@@ -1,52 +1,21 @@
-"""Map layers and numbers for the console and the leadership view (reads only)."""
+"""Today's numbers for the leadership view (reads only)."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, time, timedelta
 from statistics import median
 from zoneinfo import ZoneInfo
 
-from django.db import connection
 from django.utils import timezone
 
 from incidents.models import OPEN_STATUSES, Report, Status
-from kecamatan_boundaries.models import Kecamatan, Kelurahan
+from tracking.models import Supervisor
 
 WIB = ZoneInfo("Asia/Jakarta")
-SIMPLIFY_DEG = 0.00005  # ~5 m at the equator: invisible at city zoom, halves the bytes
-
-
-def boundaries(level: str) -> dict:
-    """Current kecamatan or kelurahan as a FeatureCollection (geometry lightly simplified for the map)."""
-    model = Kelurahan if level == "kelurahan" else Kecamatan
-    ids = list(model.objects.current().values_list("id", flat=True))
-    extra = ", kecamatan_code" if model is Kelurahan else ", NULL"
-    sql = (
-        f"SELECT code, name{extra}, ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, %s), 6) "
-        f"FROM {model._meta.db_table} WHERE id = ANY(%s) ORDER BY code"
-    )
-    with connection.cursor() as cur:
-        cur.execute(sql, [SIMPLIFY_DEG, ids])
-        rows = cur.fetchall()
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "id": code,
-                "properties": {"code": code, "name": name, "kecamatan": kec},
-                "geometry": json.loads(geom),
-            }
-            for code, name, kec, geom in rows
-        ],
-    }
 
 
 def today_numbers(now: datetime | None = None) -> dict:
     """Today's numbers (WIB day) for leadership: reports, open, dispatched, resolved, response times."""
-    from tracking.models import Supervisor
-
     now = now or timezone.now()
     start = datetime.combine(now.astimezone(WIB).date(), time(0), WIB)
     today = Report.objects.filter(created_at__gte=start)

@@ -20,7 +20,13 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
+from incidents.models import Report
+from incidents.signals import report_changed
+from tracking.models import LatestPosition, Supervisor
+from tracking.signals import position_updated, presence_changed
+
 from . import settings as cs
+from .features import REPORT_FIELDS, escalated_ids, report_feature, supervisor_feature
 from .models import LiveEvent
 
 log = logging.getLogger("console.live")
@@ -126,10 +132,6 @@ def publish(kind: str, key: str, payload: dict) -> None:
 
 # --- signal receivers ---------------------------------------------------------------------------
 def on_report_changed(sender, report, event=None, created: bool = False, **kwargs) -> None:
-    from incidents.models import Report
-
-    from .features import REPORT_FIELDS, escalated_ids, report_feature
-
     fresh = Report.objects.select_related(*REPORT_FIELDS).filter(pk=report.pk).first()
     if fresh is None:
         return
@@ -142,10 +144,6 @@ def on_report_changed(sender, report, event=None, created: bool = False, **kwarg
 
 
 def on_position_updated(sender, supervisor_id: int, position=None, supervisor=None, **kwargs) -> None:
-    from tracking.models import LatestPosition, Supervisor
-
-    from .features import supervisor_feature
-
     if supervisor is not None and position is not None:  # the worker read both just now
         publish("position", str(supervisor_id), supervisor_feature(supervisor, position))
         return
@@ -157,10 +155,6 @@ def on_position_updated(sender, supervisor_id: int, position=None, supervisor=No
 
 
 def on_presence_changed(sender, supervisor_id: int, new: str = "", supervisor=None, **kwargs) -> None:
-    from tracking.models import LatestPosition, Supervisor
-
-    from .features import supervisor_feature
-
     if supervisor is not None:  # the worker read it (and the position) just now
         publish("presence", str(supervisor_id), supervisor_feature(supervisor, kwargs.get("position"), new))
         return
@@ -172,9 +166,6 @@ def on_presence_changed(sender, supervisor_id: int, new: str = "", supervisor=No
 
 
 def connect_signals() -> None:
-    from incidents.signals import report_changed
-    from tracking.signals import position_updated, presence_changed
-
     report_changed.connect(on_report_changed, dispatch_uid="console_report_changed")
     position_updated.connect(on_position_updated, dispatch_uid="console_position_updated")
     presence_changed.connect(on_presence_changed, dispatch_uid="console_presence_changed")

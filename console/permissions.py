@@ -10,6 +10,7 @@ from __future__ import annotations
 from rest_framework.permissions import BasePermission
 
 from core.roles import ADMIN, OPERATOR, PLANNER, SUPERVISOR, has_role
+from tracking.models import Supervisor
 
 LEADERSHIP = "leadership"  # group made by console/migrations/0002_leadership_group.py
 
@@ -27,8 +28,6 @@ def supervisor_of(user):
     """The tracking Supervisor a user is, or None."""
     if not (user and user.is_authenticated and user.is_active):
         return None
-    from tracking.models import Supervisor
-
     sup = Supervisor.objects.select_related("opd").filter(user=user, active=True).first()
     if sup is None:
         return None

@@ -27,8 +27,7 @@ class DatabaseUnavailableMiddleware:
             return None
         log.warning("database unavailable for %s %s: %s", request.method, request.path, str(exception).splitlines()[0])
         close_old_connections()  # drop the broken connection so the next request reconnects
-        response = JsonResponse(
-            {"detail": "The database is unavailable for a moment; nothing was stored. Retry shortly."}, status=503
-        )
+        detail = "The database is unavailable for a moment; nothing was stored. Please retry in a few seconds."
+        response = JsonResponse({"detail": detail}, status=503)
         response["Retry-After"] = str(RETRY_AFTER_S)
         return response

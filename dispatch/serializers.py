@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.gis.geos import Point
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
+
+from incidents.serializers import ReportVersionField
 
 from .models import Decision, DispatchState, Facility, Order, OrderStep, RoomHold
 
@@ -59,6 +64,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "status": r.status,
             "location": {"type": "Point", "coordinates": [r.location.x, r.location.y]},
             "kecamatan": r.kecamatan.name if r.kecamatan_id else "",
+            "kelurahan": r.kelurahan.name if r.kelurahan_id else "",
             "created_at": r.created_at,
         }
 
@@ -131,19 +137,47 @@ class ResolveSerializer(NoteSerializer):
     pass
 
 
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "integer"}, {"type": "string", "format": "date-time"}],
+        "description": "the version you saw: the dispatch state's `version` (GET .../dispatch/) or the report's "
+        "`version` (GET /api/reports/<id>/); a stale one gets 409",
+    }
+)
+class SeenVersionField(serializers.Field):
+    """The dispatch state's integer version, or the report's version (a date-time): whichever the operator saw."""
+
+    default_error_messages = {
+        "invalid": "Send the dispatch state's version (an integer) or the report's version (an ISO 8601 date-time)."
+    }
+
+    def to_internal_value(self, data) -> int | datetime:
+        if isinstance(data, int) and not isinstance(data, bool):
+            return data
+        if isinstance(data, str) and data.strip().isdigit():
+            return int(data.strip())
+        if isinstance(data, str):
+            return ReportVersionField().to_internal_value(data)
+        self.fail("invalid")
+
+    def to_representation(self, value):
+        return value
+
+
 class DispatchRequestSerializer(serializers.Serializer):
     supervisor = serializers.IntegerField(required=False, help_text="pick this supervisor (else: the rule)")
+    version = ReportVersionField()
 
 
 class ReassignSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=255)
-    version = serializers.IntegerField(help_text="the dispatch version you saw (GET .../dispatch/)")
+    version = SeenVersionField()
     supervisor = serializers.IntegerField(required=False, help_text="give it to this supervisor (else: the rule)")
 
 
 class CancelSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=255)
-    version = serializers.IntegerField(required=False)
+    version = SeenVersionField(required=False)
 
 
 class ReferSerializer(serializers.Serializer):
@@ -153,7 +187,7 @@ class ReferSerializer(serializers.Serializer):
     outside = serializers.CharField(
         max_length=255, required=False, default="", allow_blank=True, help_text="an authority outside the city"
     )
-    version = serializers.IntegerField(required=False)
+    version = SeenVersionField(required=False)
 
     def validate(self, attrs):
         if not (attrs["opd"] or attrs["category"] or attrs["outside"]):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_operators, views_rooms, views_stats
 
 urlpatterns = [
     # the supervisor's phone (device token or the supervisor's own account)
@@ -13,19 +13,19 @@ urlpatterns = [
     path("api/my/orders/<int:pk>/notes/", views.Note.as_view(), name="order-note"),
     path("api/my/orders/<int:pk>/resolve/", views.Resolve.as_view(), name="order-resolve"),
     # operators
-    path("api/reports/<str:public_id>/dispatch/", views.ReportDispatch.as_view(), name="report-dispatch"),
-    path("api/reports/<str:public_id>/reassign/", views.Reassign.as_view(), name="report-reassign"),
-    path("api/reports/<str:public_id>/cancel/", views.Cancel.as_view(), name="report-cancel"),
-    path("api/reports/<str:public_id>/refer/", views.Refer.as_view(), name="report-refer"),
-    path("api/reports/<str:public_id>/room/", views.ProposeRoom.as_view(), name="report-room"),
-    path("api/dispatch/queue/", views.Queue.as_view(), name="dispatch-queue"),
-    path("api/orders/", views.OrderList.as_view(), name="order-list"),
-    path("api/orders/<int:pk>/steps/", views.OrderSteps.as_view(), name="order-steps"),
-    path("api/room-holds/<int:pk>/confirm/", views.ConfirmRoom.as_view(), name="room-confirm"),
-    path("api/room-holds/<int:pk>/release/", views.ReleaseRoom.as_view(), name="room-release"),
+    path("api/reports/<str:public_id>/dispatch/", views_operators.ReportDispatch.as_view(), name="report-dispatch"),
+    path("api/reports/<str:public_id>/reassign/", views_operators.Reassign.as_view(), name="report-reassign"),
+    path("api/reports/<str:public_id>/cancel/", views_operators.Cancel.as_view(), name="report-cancel"),
+    path("api/reports/<str:public_id>/refer/", views_operators.Refer.as_view(), name="report-refer"),
+    path("api/reports/<str:public_id>/room/", views_rooms.ProposeRoom.as_view(), name="report-room"),
+    path("api/dispatch/queue/", views_operators.Queue.as_view(), name="dispatch-queue"),
+    path("api/orders/", views_operators.OrderList.as_view(), name="order-list"),
+    path("api/orders/<int:pk>/steps/", views_operators.OrderSteps.as_view(), name="order-steps"),
+    path("api/room-holds/<int:pk>/confirm/", views_rooms.ConfirmRoom.as_view(), name="room-confirm"),
+    path("api/room-holds/<int:pk>/release/", views_rooms.ReleaseRoom.as_view(), name="room-release"),
     # facility staff
-    path("api/facilities/", views.FacilityList.as_view(), name="facility-list"),
-    path("api/facilities/<int:pk>/rooms/", views.FacilityRooms.as_view(), name="facility-rooms"),
+    path("api/facilities/", views_rooms.FacilityList.as_view(), name="facility-list"),
+    path("api/facilities/<int:pk>/rooms/", views_rooms.FacilityRooms.as_view(), name="facility-rooms"),
     # statistics
-    path("api/stats/response-times/", views.ResponseTimes.as_view(), name="stats-response-times"),
+    path("api/stats/response-times/", views_stats.ResponseTimes.as_view(), name="stats-response-times"),
 ]

@@ -183,6 +183,8 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
 WHITENOISE_USE_FINDERS = True  # serve static files straight from the apps in development
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # bytes; larger uploads spool to disk
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024  # bytes of non-file request body
+if "CONSOLE_TILE_URL" in os.environ:  # the maps' base tiles ({z}/{x}/{y}); empty = none; unset: console/settings.py
+    CONSOLE_TILE_URL = os.environ["CONSOLE_TILE_URL"]
 
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -6,12 +6,13 @@ import json
 import math
 
 from django.contrib.gis.geos import Point
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from .models import Category, Channel, Report, ReportEvent, ReportMedia, SocialPost
+from .models import Category, Channel, Report, ReportEvent, ReportMedia, SocialPost, Status
 from .settings import app_settings
 
 
@@ -262,20 +263,48 @@ class FollowUpSerializer(serializers.Serializer):
         return PublicEventSerializer(obj.events.filter(public=True), many=True).data
 
 
-class StatusChangeSerializer(serializers.Serializer):
+class ReportVersionField(serializers.DateTimeField):
+    """The report's `version` the operator saw (incidents/versions.py): stale -> 409, nothing saved."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", "the report's `version` you saw (GET /api/reports/<id>/); a stale one gets 409")
+        super().__init__(**kwargs)
+
+
+class VersionedChangeSerializer(serializers.Serializer):
+    version = ReportVersionField()
+
+
+class StatusChangeSerializer(VersionedChangeSerializer):
     status = serializers.CharField()
     note = serializers.CharField(required=False, allow_blank=True, default="")
     public = serializers.BooleanField(required=False, default=True)
 
+    def validate(self, attrs):
+        if attrs["status"] == Status.REJECTED and not attrs["note"].strip():
+            raise serializers.ValidationError({"note": [_("Give the reason for rejecting.")]})
+        return attrs
 
-class RecategoriseSerializer(serializers.Serializer):
+
+class RecategoriseSerializer(VersionedChangeSerializer):
     category = serializers.CharField()
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class MergeSerializer(serializers.Serializer):
+class MergeSerializer(VersionedChangeSerializer):
     original = serializers.CharField(help_text="public id of the report this one duplicates")
     note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ReportNoteSerializer(VersionedChangeSerializer):
+    note = serializers.CharField(max_length=2000)
+    public = serializers.BooleanField(required=False, default=False, help_text="shown on the citizen's page")
+
+    def validate_note(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError(_("Write the note."))
+        return value
 
 
 class SocialPostSerializer(serializers.ModelSerializer):

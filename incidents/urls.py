@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/reports/<str:public_id>/status/", views.ReportStatusChange.as_view(), name="report-status"),
     path("api/reports/<str:public_id>/recategorise/", views.ReportRecategorise.as_view(), name="report-recategorise"),
     path("api/reports/<str:public_id>/merge/", views.ReportMerge.as_view(), name="report-merge"),
+    path("api/reports/<str:public_id>/notes/", views.ReportNote.as_view(), name="report-notes"),
     path("api/categories/", views.CategoryList.as_view(), name="category-list"),
     path("api/social/twitter/", views_social.TwitterWebhook.as_view(), name="social-twitter"),
     path("api/social/facebook/", views_social.FacebookWebhook.as_view(), name="social-facebook"),

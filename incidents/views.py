@@ -28,9 +28,11 @@ from .serializers import (
     RecategoriseSerializer,
     ReportCreateSerializer,
     ReportFeatureSerializer,
+    ReportNoteSerializer,
     StatusChangeSerializer,
 )
 from .settings import app_settings
+from .versions import unchanged_since, version_of
 
 REPORT_QS = Report.objects.select_related("category", "opd", "kecamatan", "kelurahan", "duplicate_of")
 
@@ -140,8 +142,29 @@ class ReportListCreate(generics.ListCreateAPIView):
         return Response(data, status=code, headers=headers)
 
 
+def operator_detail(request, report: Report) -> dict:
+    """A report as operators see it: contact, timeline, likely duplicates, next statuses, version."""
+    data = OperatorReportFeatureSerializer(report, context={"request": request}).data
+    props = data["properties"]
+    props["timeline"] = OperatorEventSerializer(report.events.all(), many=True).data
+    props["likely_duplicates"] = [
+        {
+            "original": d.original.public_id,
+            "status": d.original.status,
+            "category": d.original.category.name_id,
+            "distance_m": d.distance_m,
+            "decision": d.decision,
+        }
+        for d in report.duplicate_links.select_related("original", "original__category")
+    ]
+    props["allowed_next"] = lifecycle.allowed_next(report.status)
+    props["referred_to"] = report.referred_to
+    props["version"] = version_of(report)
+    return data
+
+
 class ReportDetail(generics.RetrieveAPIView):
-    """One report as a GeoJSON Feature; operators also get the contact and the full timeline."""
+    """One report as a GeoJSON Feature; operators also get the contact, the full timeline and its version."""
 
     queryset = REPORT_QS.prefetch_related("media")
     lookup_field = "public_id"
@@ -153,15 +176,9 @@ class ReportDetail(generics.RetrieveAPIView):
 
     def retrieve(self, request, *args, **kwargs):
         report = self.get_object()
-        data = self.get_serializer(report).data
         if sees_personal_data(request.user):
-            data["properties"]["timeline"] = OperatorEventSerializer(report.events.all(), many=True).data
-            data["properties"]["likely_duplicates"] = [
-                {"original": d.original.public_id, "distance_m": d.distance_m, "decision": d.decision}
-                for d in report.duplicate_links.select_related("original")
-            ]
-            data["properties"]["allowed_next"] = lifecycle.allowed_next(report.status)
-        return Response(data)
+            return Response(operator_detail(request, report))
+        return Response(self.get_serializer(report).data)
 
 
 class CategoryList(generics.ListAPIView):
@@ -181,13 +198,13 @@ OPERATOR_RESPONSES = {
     400: OpenApiResponse(description="bad field"),
     403: OpenApiResponse(description="not an operator"),
     404: OpenApiResponse(description="no such report"),
-    409: OpenApiResponse(description="the lifecycle does not allow this change now"),
+    409: OpenApiResponse(description="the lifecycle does not allow this change now, or the version is stale"),
 }
 
 
 def _answer(request, report: Report) -> Response:
     report = REPORT_QS.prefetch_related("media").get(pk=report.pk)
-    return Response(OperatorReportFeatureSerializer(report, context={"request": request}).data)
+    return Response(operator_detail(request, report))
 
 
 class ReportStatusChange(APIView):
@@ -200,9 +217,8 @@ class ReportStatusChange(APIView):
         body = StatusChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         v = body.validated_data
-        report = lifecycle.change_status(
-            _operator_report(public_id), v["status"], actor=request.user, note=v["note"], public=v["public"]
-        )
+        with unchanged_since(_operator_report(public_id), v.get("version")) as report:
+            lifecycle.change_status(report, v["status"], actor=request.user, note=v["note"], public=v["public"])
         return _answer(request, report)
 
 
@@ -215,10 +231,10 @@ class ReportRecategorise(APIView):
     def post(self, request, public_id: str):
         body = RecategoriseSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        category = resolve_category(body.validated_data["category"])
-        report = lifecycle.recategorise(
-            _operator_report(public_id), category, actor=request.user, note=body.validated_data["note"]
-        )
+        v = body.validated_data
+        category = resolve_category(v["category"])
+        with unchanged_since(_operator_report(public_id), v.get("version")) as report:
+            lifecycle.recategorise(report, category, actor=request.user, note=v["note"])
         return _answer(request, report)
 
 
@@ -231,12 +247,27 @@ class ReportMerge(APIView):
     def post(self, request, public_id: str):
         body = MergeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        original = Report.objects.filter(public_id=body.validated_data["original"]).first()
+        v = body.validated_data
+        original = Report.objects.filter(public_id=v["original"]).first()
         if original is None:
             raise ValidationError({"original": ["no report with this public id"]})
-        report = lifecycle.merge_duplicate(
-            _operator_report(public_id), original, actor=request.user, note=body.validated_data["note"]
-        )
+        with unchanged_since(_operator_report(public_id), v.get("version")) as report:
+            lifecycle.merge_duplicate(report, original, actor=request.user, note=v["note"])
+        return _answer(request, report)
+
+
+class ReportNote(APIView):
+    """Operator: a note on the report's timeline (internal unless `public`)."""
+
+    permission_classes = [CanOperate]
+
+    @extend_schema(request=ReportNoteSerializer, responses=OPERATOR_RESPONSES)
+    def post(self, request, public_id: str):
+        body = ReportNoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        v = body.validated_data
+        with unchanged_since(_operator_report(public_id), v.get("version")) as report:
+            lifecycle.add_note(report, v["note"], actor=request.user, public=v["public"])
         return _answer(request, report)
 
 

@@ -1,7 +1,8 @@
 """HTTP: ping ingestion for three protocols, the live supervisor list and attendance exports.
 
 Views only decode, authenticate and answer; the work is in pipeline.py, presence.py and
-attendance.py. Ingestion views use no session/Basic user auth: the device is the caller.
+attendance.py. Ingestion views use no Basic user auth: the device is the caller (the native
+upload also takes the field app's supervisor session, as that supervisor's browser device).
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from django.db import DataError
 from django.db.models import Q
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ParseError, PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -22,15 +26,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import DomainError
+from core.roles import SUPERVISOR, has_role
 
 from . import attendance, presence
 from . import settings as ts
 from .access import CanSeeAttendance, CanSeeSupervisors
-from .models import Supervisor
+from .models import Device, Supervisor
 from .parsers import FastJSONParser, NativeBatchParser
 from .pipeline import REFUSING_REASONS, IngestResult, ingest
 from .protocols import (
     MalformedPing,
+    RevokedDevice,
     authenticate,
     basic_auth,
     bearer_token,
@@ -77,13 +83,52 @@ class DeviceIngestView(APIView):
     parser_classes = [FastJSONParser, FormParser, MultiPartParser]
 
 
+class SupervisorSession(SessionAuthentication):
+    """The field app in a supervisor's signed-in browser (CSRF checked); a request that carries a
+    device's credentials is the device's, whatever cookie comes with it."""
+
+    def authenticate(self, request):
+        if request.META.get("HTTP_AUTHORIZATION") or request.META.get("HTTP_X_DEVICE_ID"):
+            return None
+        return super().authenticate(request)
+
+
+class SupervisorSessionScheme(OpenApiAuthenticationExtension):
+    """OpenAPI: the supervisor's session cookie, as for every signed-in page's API."""
+
+    target_class = "tracking.views.SupervisorSession"
+    name = "supervisorSession"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}
+
+
+def session_device(user) -> Device | None:
+    """The signed-in supervisor's browser as a device (`web-<supervisor id>`, made on first use), or None
+    when the user is not an active supervisor. The browser needs no token: the session vouches for it."""
+    if not (has_role(user, SUPERVISOR) or user.is_superuser):
+        return None
+    sup = Supervisor.objects.filter(user=user, active=True).first()
+    if sup is None:
+        return None
+    device, _created = Device.objects.select_related("supervisor").get_or_create(
+        device_id=f"web-{sup.pk}", defaults={"supervisor": sup, "label": "field web app"}
+    )
+    if device.supervisor_id != sup.pk or device.revoked:
+        raise RevokedDevice(gettext("This phone's access was revoked; ask the LIVE Room."))
+    return device
+
+
 class NativePings(DeviceIngestView):
     """Our own upload: one ping or a batch of up to TRACKING_MAX_BATCH, in any order.
 
     Auth: `Authorization: Bearer <token>` with the device id in `X-Device-Id` or the body's
-    `device_id`, or `Authorization: Basic <device_id:token>`.
+    `device_id`, or `Authorization: Basic <device_id:token>`; or, from the field app, the
+    supervisor's signed-in session (with its CSRF token), stored as the device `web-<supervisor id>`.
+    The same answers and limits either way, through the same pipeline.
     """
 
+    authentication_classes = [SupervisorSession]
     parser_classes = [NativeBatchParser, FormParser, MultiPartParser]
 
     def dispatch(self, request, *args, **kwargs):
@@ -134,9 +179,11 @@ class NativePings(DeviceIngestView):
     )
     def post(self, request):
         body_device, items = decode_native(request.data)
-        device = authenticate(*self._credentials(request, body_device))
-        result = ingest(device, items, "native")
-        return _answer(result)
+        device_id, token = self._credentials(request, body_device)
+        web = session_device(request.user) if request.user.is_authenticated and not (device_id or token) else None
+        if web is not None:
+            return _answer(ingest(web, items, "field-web"))
+        return _answer(ingest(authenticate(device_id, token), items, "native"))
 
     @staticmethod
     def _credentials(request, body_device: str | None) -> tuple[str | None, str | None]:

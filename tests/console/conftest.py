@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import cache
+from django.test import override_settings
 
 from console.testing import CHROMIUM, CHROMIUM_ARGS
 
@@ -96,8 +97,10 @@ def daphne_server(django_db_setup, django_db_blocker, tmp_path_factory):
     ensure_test_database(django_db_blocker)
     media = tmp_path_factory.mktemp("media")
     os.environ["CONSOLE_TEST_MEDIA_ROOT"] = str(media)
-    # No tile server is reachable in tests: the console must work on the boundary layers alone.
-    os.environ["CONSOLE_TILE_URL"] = "http://127.0.0.1:9/{z}/{x}/{y}.png"
+    # No tile server is reachable in tests: the console must work on the boundary layers alone
+    # (set before the fork, so the server process has it too).
+    tiles = override_settings(CONSOLE_TILE_URL="http://127.0.0.1:9/{z}/{x}/{y}.png")
+    tiles.enable()
     with django_db_blocker.unblock(), sync_orm_beside_playwright():
         load_world()
         connections.close_all()  # the forked server must not share our socket
@@ -115,6 +118,7 @@ def daphne_server(django_db_setup, django_db_blocker, tmp_path_factory):
         raise RuntimeError("Daphne did not start")
     url = f"http://127.0.0.1:{process.port.value}"
     yield url
+    tiles.disable()
     process.terminate()
     process.join(10)
     if process.is_alive():

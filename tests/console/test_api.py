@@ -1,5 +1,6 @@
-"""The console's APIs without a browser: permissions on the server, CSRF, stale updates, the CCTV
-radius, the field app's pings and orders, and the live feed's catch-up."""
+"""The APIs the console's pages use, without a browser: permissions on the server, CSRF, stale
+updates, the CCTV radius, the operator's candidates, the field app's pings and orders (tracking's
+and dispatch's endpoints, with the supervisor's session), and the live feed's catch-up."""
 
 from __future__ import annotations
 
@@ -40,31 +41,35 @@ def test_roles_are_checked_on_the_server(world):
     boss = make_user("boss", "leadership")
     sup = make_field_supervisor("sup1", "Sari")
     anon = APIClient()
-    url = f"/console/api/reports/{report.public_id}/"
-    assert anon.get(url).status_code == 403
-    assert client_for(planner).get(url).status_code == 403  # a planner sees no reporter data
-    assert client_for(sup.user).get(url).status_code == 403
-    action = {"action": "reject", "note": "spam", "version": report.updated_at.isoformat()}
+    url = f"/api/reports/{report.public_id}/"
+    # the operator's panel: the report's contact and timeline, its dispatch and its candidates
+    for c in (anon, client_for(planner), client_for(sup.user)):
+        props = c.get(url).json()["properties"]
+        assert "reporter_phone" not in props and "timeline" not in props  # a planner sees no reporter data
+        assert c.get(url + "dispatch/").status_code == 403
+        assert c.get(f"/console/api/reports/{report.public_id}/candidates/").status_code == 403
+    assert "reporter_phone" in client_for(make_user("op-panel", "operator")).get(url).json()["properties"]
+    action = {"status": "rejected", "note": "spam", "version": report.updated_at.isoformat()}
     for user in (planner, boss, sup.user):
-        assert client_for(user).post(url + "action/", action, format="json").status_code == 403
+        assert client_for(user).post(url + "status/", action, format="json").status_code == 403
     # leadership and planners see the read-only map, without personal data
     data = client_for(boss).get("/console/api/reports/").json()
     assert data["features"][0]["id"] == report.public_id
     assert "reporter_phone" not in data["features"][0]
     assert client_for(planner).get("/console/api/today/").json()["reports_today"] == 1
-    # a supervisor's field API is theirs only; an operator has no supervisor record
-    assert client_for(make_user("op", "operator")).get("/field/api/orders/").status_code == 403
+    # a supervisor's orders are theirs only; an operator has no supervisor record
+    assert client_for(make_user("op", "operator")).get("/api/my/orders/").status_code == 403
 
 
 def test_every_change_needs_the_csrf_token(world, operator):
     report = submit()
     c = client_for(operator, csrf=True)
-    body = {"action": "reject", "note": "spam", "version": report.updated_at.isoformat()}
-    refused = c.post(f"/console/api/reports/{report.public_id}/action/", body, format="json")
+    body = {"status": "rejected", "note": "spam", "version": report.updated_at.isoformat()}
+    refused = c.post(f"/api/reports/{report.public_id}/status/", body, format="json")
     assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
     page = c.get("/console/")
     token = page.cookies["csrftoken"].value
-    ok = c.post(f"/console/api/reports/{report.public_id}/action/", body, format="json", HTTP_X_CSRFTOKEN=token)
+    ok = c.post(f"/api/reports/{report.public_id}/status/", body, format="json", HTTP_X_CSRFTOKEN=token)
     assert ok.status_code == 200, ok.content
     assert ok.json()["properties"]["status"] == "rejected"
 
@@ -72,39 +77,50 @@ def test_every_change_needs_the_csrf_token(world, operator):
 def test_stale_update_is_refused_with_who_and_nothing_saved(world, operator):
     report = submit()
     c = client_for(operator)
-    seen = c.get(f"/console/api/reports/{report.public_id}/").json()["properties"]["version"]
+    url = f"/api/reports/{report.public_id}/"
+    seen = c.get(url).json()["properties"]["version"]
     other = client_for(make_user("op2", "operator"))
-    moved = other.post(
-        f"/console/api/reports/{report.public_id}/action/",
-        {"action": "recategorise", "category": "lampu-lalu-lintas-mati", "version": seen},
-        format="json",
-    )
+    moved = other.post(url + "recategorise/", {"category": "lampu-lalu-lintas-mati", "version": seen}, format="json")
     assert moved.status_code == 200
-    late = c.post(
-        f"/console/api/reports/{report.public_id}/action/",
-        {"action": "reject", "note": "spam", "version": seen},
-        format="json",
-    )
+    late = c.post(url + "status/", {"status": "rejected", "note": "spam", "version": seen}, format="json")
     assert late.status_code == 409
     assert "op2" in late.json()["detail"] or "dispatch" in late.json()["detail"]
+    # every operator action checks the report's version the same way, dispatch's too
+    for action, body in [
+        ("notes/", {"note": "catatan"}),
+        ("merge/", {"original": submit(CIPONDOH_PT).public_id}),
+        ("dispatch/", {}),
+        ("reassign/", {"reason": "lebih dekat"}),
+        ("cancel/", {"reason": "salah kirim"}),
+        ("refer/", {"reason": "bukan wewenang", "outside": "Polres"}),
+    ]:
+        r = c.post(url + action, {**body, "version": seen}, format="json")
+        assert r.status_code == 409 and "op2" in r.json()["detail"], (action, r.content)
     report.refresh_from_db()
     assert report.status != "rejected"
     assert report.category.code == "lampu-lalu-lintas-mati"
+    assert not report.events.filter(note="catatan").exists()
+    fresh = c.get(url).json()["properties"]["version"]
+    assert c.post(url + "notes/", {"note": "catatan", "version": fresh}, format="json").status_code == 200
 
 
 def test_bad_input_gets_a_message(world, operator):
     report = submit()
     c = client_for(operator)
-    url = f"/console/api/reports/{report.public_id}/action/"
+    url = f"/api/reports/{report.public_id}/"
     version = report.updated_at.isoformat()
-    assert c.post(url, {"action": "explode", "version": version}, format="json").status_code == 400
-    assert c.post(url, {"action": "reject", "version": version}, format="json").json()["note"]
-    assert c.post(url, {"action": "dispatch", "supervisor": "x", "version": version}, format="json").status_code == 400
-    assert c.post(url, {"action": "reject", "note": "x"}, format="json").status_code == 400  # no version
+    assert c.post(url + "explode/", {"version": version}, format="json").status_code == 404  # no such action
+    assert c.post(url + "status/", {"status": "rejected", "version": version}, format="json").json()["note"]
+    assert c.post(url + "notes/", {"note": " ", "version": version}, format="json").json()["note"]
+    assert c.post(url + "dispatch/", {"supervisor": "x", "version": version}, format="json").status_code == 400
+    bad_version = {"status": "rejected", "note": "x", "version": "x"}
+    assert c.post(url + "status/", bad_version, format="json").json()["version"]  # not a version
+    assert c.post(url + "notes/", {"note": "x"}, format="json").status_code == 200  # no version: applies as it is
     assert c.get("/console/api/reports/?since=yesterday").status_code == 400
     assert c.get("/console/api/cameras/?lat=abc&lon=1").status_code == 400
-    assert c.get("/console/api/boundaries/?level=provinsi").status_code == 400
-    assert c.get("/console/api/reports/NOPE/").status_code == 404
+    assert c.get("/api/kelurahan/provinsi/").status_code == 404
+    assert c.get("/api/reports/NOPE/").status_code == 404
+    assert c.get("/console/api/reports/NOPE/candidates/").status_code == 404
 
 
 def test_cameras_within_a_radius_in_metres(world, operator):
@@ -121,14 +137,37 @@ def test_cameras_within_a_radius_in_metres(world, operator):
     near = c.get(f"/console/api/cameras/?lat={lat}&lon={lon}&radius=500").json()["cameras"]
     assert [cam["code"] for cam in near] == ["near"]
     assert 290 < near[0]["distance_m"] < 310
-    report = submit()
-    detail = c.get(f"/console/api/reports/{report.public_id}/").json()["properties"]
-    assert [cam["code"] for cam in detail["cameras"]] == ["near"]
+    report = submit()  # the panel asks for the cameras near the report, within CONSOLE_CCTV_RADIUS_M
+    r_lon, r_lat = c.get(f"/api/reports/{report.public_id}/").json()["geometry"]["coordinates"]
+    nearby = c.get(f"/console/api/cameras/?lat={r_lat}&lon={r_lon}").json()["cameras"]
+    assert [cam["code"] for cam in nearby] == ["near"]
+
+
+def test_operator_panel_candidates_and_holder(world, operator, django_capture_on_commit_callbacks):
+    sup = make_field_supervisor("sup-c", "Citra")
+    c = client_for(operator)
+    report = submit(CIPONDOH_PT)  # nobody has a fix yet: awaiting a supervisor
+    cands = c.get(f"/console/api/reports/{report.public_id}/candidates/").json()["candidates"]
+    assert sup.pk in [x["supervisor_id"] for x in cands]
+    version = c.get(f"/api/reports/{report.public_id}/").json()["properties"]["version"]
+    with django_capture_on_commit_callbacks(execute=True):
+        r = c.post(
+            f"/api/reports/{report.public_id}/dispatch/", {"supervisor": sup.pk, "version": version}, format="json"
+        )
+    assert r.status_code == 200, r.content
+    assert r.json()["holder"] == {
+        "order": r.json()["orders"][0]["id"],
+        "supervisor": sup.pk,
+        "name": "Citra",
+        "state": "offered",
+    }
 
 
 def test_field_pings_are_stored_once_and_orders_are_the_supervisors_own(
     world, operator, django_capture_on_commit_callbacks
 ):
+    from tracking.models import Device
+
     sup = make_field_supervisor("sup-a", "Agus")
     other = make_field_supervisor("sup-b", "Bambang")
     c = client_for(sup.user)
@@ -137,25 +176,33 @@ def test_field_pings_are_stored_once_and_orders_are_the_supervisors_own(
         {"time": (now - timedelta(seconds=30 - 10 * i)).isoformat(), "lat": CIPONDOH_PT[1], "lon": CIPONDOH_PT[0]}
         for i in range(3)
     ]
-    first = c.post("/field/api/pings/", {"pings": pings}, format="json").json()
-    again = c.post("/field/api/pings/", {"pings": pings}, format="json").json()  # the phone retried the batch
+    # the field app uploads to tracking's endpoint with the supervisor's session
+    first = c.post("/api/tracking/pings/", {"pings": pings}, format="json").json()
+    again = c.post("/api/tracking/pings/", {"pings": pings}, format="json").json()  # the phone retried the batch
     assert first["stored"] == 3 and again["stored"] == 0 and again["duplicates"] == 3
-    bad = c.post("/field/api/pings/", {"pings": [{"time": "x", "lat": 95, "lon": "abc"}]}, format="json")
-    assert bad.status_code == 200 and bad.json()["rejected"]
-    assert c.post("/field/api/pings/", {"pings": []}, format="json").status_code == 400
+    assert Device.objects.get(device_id=f"web-{sup.pk}").supervisor_id == sup.pk
+    bad = c.post("/api/tracking/pings/", {"pings": [{"time": "x", "lat": 95, "lon": "abc"}]}, format="json")
+    assert bad.status_code == 400 and bad.json()["rejected"]  # the device upload's answer: every ping was bad
+    assert c.post("/api/tracking/pings/", {"pings": []}, format="json").status_code == 400
+    without_csrf = client_for(sup.user, csrf=True).post("/api/tracking/pings/", {"pings": pings}, format="json")
+    assert without_csrf.status_code == 403 and "CSRF" in without_csrf.json()["detail"]
+    assert client_for(operator).post("/api/tracking/pings/", {"pings": pings}, format="json").status_code == 401
     assert c.post("/field/api/shift/", {"action": "start"}, format="json").json()["started_at"]
     assert c.get("/field/api/me/").json()["shift_started_at"]
 
     with django_capture_on_commit_callbacks(execute=True):
         report = submit(CIPONDOH_PT)  # Agus is on duty in Cipondoh: dispatch offers it to him
-    mine = c.get("/field/api/orders/").json()["orders"]
-    assert [o["id"] for o in mine] == [report.public_id]
-    assert client_for(other.user).get("/field/api/orders/").json()["orders"] == []
-    step = f"/field/api/orders/{report.public_id}/acknowledge/"
+    mine = c.get("/api/my/orders/").json()
+    assert [o["report"]["public_id"] for o in mine] == [report.public_id]
+    assert client_for(other.user).get("/api/my/orders/").json() == []
+    step = f"/api/my/orders/{mine[0]['id']}/acknowledge/"
     assert client_for(other.user).post(step).status_code == 403
-    assert c.post(step).json()["step"] == "acknowledged"
-    assert c.post(step).json()["step"] == "acknowledged"  # twice: idempotent
-    assert c.post(f"/field/api/orders/{report.public_id}/fly/").status_code == 400
+    assert c.post(step).json()["state"] == "acknowledged"
+    assert c.post(step).json()["state"] == "acknowledged"  # twice: idempotent
+    assert c.post(f"/api/my/orders/{mine[0]['id']}/fly/").status_code == 404  # no such step
+
+    Device.objects.filter(device_id=f"web-{sup.pk}").update(revoked_at=timezone.now())
+    assert c.post("/api/tracking/pings/", {"pings": pings}, format="json").status_code == 403
 
 
 @pytest.mark.django_db(transaction=True)  # the consumer reads from its own thread and connection

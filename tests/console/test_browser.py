@@ -239,10 +239,10 @@ def test_console_catches_up_after_a_network_drop_and_reports_conflicts(daphne_se
     # another operator (an API client with Basic auth) re-categorises it meanwhile
     other = requests.Session()
     other.auth = ("op-b", "a-long-test-password-1")
-    version = other.get(f"{base}/console/api/reports/{missed[0]}/", timeout=30).json()["properties"]["version"]
+    version = other.get(f"{base}/api/reports/{missed[0]}/", timeout=30).json()["properties"]["version"]
     r = other.post(
-        f"{base}/console/api/reports/{missed[0]}/action/",
-        json={"action": "recategorise", "category": "lampu-lalu-lintas-mati", "version": version},
+        f"{base}/api/reports/{missed[0]}/recategorise/",
+        json={"category": "lampu-lalu-lintas-mati", "version": version},
         timeout=30,
     )
     assert r.status_code == 200, r.text
@@ -280,9 +280,9 @@ def test_leadership_view_is_read_only_and_phone_sized(daphne_server, live_db, br
     page.goto(f"{base}/console/")
     assert page.url.endswith("/console/leadership/")
     status = page.evaluate(
-        """async () => (await fetch('/console/api/reports/X/action/', {method: 'POST',
+        """async () => (await fetch('/api/reports/X/notes/', {method: 'POST',
              headers: {'Content-Type': 'application/json', 'X-CSRFToken': document.cookie.split('csrftoken=')[1]},
-             body: JSON.stringify({action: 'note', note: 'x', version: 'x'})})).status"""
+             body: JSON.stringify({note: 'x', version: 'x'})})).status"""
     )
     assert status == 403
     ctx.close()

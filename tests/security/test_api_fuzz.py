@@ -100,6 +100,6 @@ def test_no_server_error_as_anonymous(operation, city):
 def test_every_operation_is_fuzzed():
     """The schema lists every API operation (a new endpoint is fuzzed without editing this file)."""
     paths = {op.path for op in OPERATIONS}
-    assert len(OPERATIONS) >= 60
+    assert len(OPERATIONS) >= 58  # each operation once (the console and field app use the same endpoints)
     for expected in ("/api/reports/", "/api/tracking/pings/", "/tracking/osmand/", "/api/my/orders/{id}/resolve/"):
         assert expected in paths

@@ -297,7 +297,7 @@ def test_script_in_every_shown_text_is_escaped(world, client):
     op = make_user("op-xss", "operator")
     client.force_login(op)
     api.force_authenticate(op)
-    note = api.post(f"/console/api/reports/{public_id}/action/", {"action": "note", "note": SCRIPT}, format="json")
+    note = api.post(f"/api/reports/{public_id}/notes/", {"note": SCRIPT}, format="json")
     assert note.status_code < 500
 
     for page in ("/console/", "/console/leadership/", f"/r/{public_id}", "/lapor/"):
@@ -305,7 +305,8 @@ def test_script_in_every_shown_text_is_escaped(world, client):
         assert "<script>alert" not in html and "onerror=alert" not in html.replace("onerror=alert(1)&gt;", ""), page
     for url in (
         "/console/api/reports/",
-        f"/console/api/reports/{public_id}/",
+        f"/console/api/reports/{public_id}/candidates/",
+        f"/api/reports/{public_id}/dispatch/",
         "/console/api/supervisors/",
         f"/console/api/cameras/?lat={CIPONDOH[1]}&lon={CIPONDOH[0]}&radius=1000",
         f"/r/{public_id}.json",

@@ -29,9 +29,17 @@
     return m ? decodeURIComponent(m[1]) : "";
   }
 
+  // A message for a refusal: the API's `detail`, else each field's messages ({"note": ["..."]}).
+  function problem(body) {
+    if (!body || typeof body !== "object") return "";
+    if (body.detail) return String(body.detail);
+    return Object.entries(body).map(([k, v]) => `${k}: ${[].concat(v).join(" ")}`).join("; ");
+  }
+
+  // Every API answers in the page's language (the user's choice, else Bahasa Indonesia).
   async function api(url, options) {
     const opts = Object.assign({ credentials: "same-origin", headers: {} }, options || {});
-    opts.headers = Object.assign({ Accept: "application/json" }, opts.headers);
+    opts.headers = Object.assign({ Accept: "application/json", "Accept-Language": document.documentElement.lang || "id" }, opts.headers);
     if (opts.method && opts.method !== "GET") {
       opts.headers["X-CSRFToken"] = csrf();
       if (opts.json !== undefined) {
@@ -43,7 +51,7 @@
     let body = null;
     try { body = await res.json(); } catch (e) { body = null; }
     if (!res.ok) {
-      const err = new Error((body && (body.detail || JSON.stringify(body))) || res.statusText);
+      const err = new Error(problem(body) || res.statusText);
       err.status = res.status;
       err.body = body;
       throw err;

@@ -88,13 +88,37 @@
     if (r) live.map.panTo([r.lat, r.lon]);
   }
 
+  // The panel is put together from the APIs every client uses: the report (incidents), its
+  // dispatch (dispatch), who could take it and the cameras near it (the console's read models).
+  async function fetchDetail(id) {
+    const key = encodeURIComponent(id);
+    const [report, dispatch, cands] = await Promise.all([
+      api(`/api/reports/${key}/`),
+      api(`/api/reports/${key}/dispatch/`),
+      api(`/console/api/reports/${key}/candidates/`),
+    ]);
+    const [lon, lat] = report.geometry.coordinates;
+    const cams = await api(`/console/api/cameras/?lat=${lat}&lon=${lon}`);
+    const holder = dispatch.holder;
+    Object.assign(report.properties, {
+      public_id: report.id,
+      dispatch: dispatch.state,
+      holder: holder ? holder.supervisor : null,
+      holder_name: holder ? holder.name : null,
+      step: holder ? holder.state : "",
+      candidates: cands.candidates,
+      cameras: cams.cameras,
+    });
+    return report;
+  }
+
   let current = null;
-  async function loadDetail(id, quiet) {
+  async function loadDetail(id, quiet, notice) {
     const box = document.getElementById("detail");
     try {
-      const data = await api(`/console/api/reports/${encodeURIComponent(id)}/`);
+      const data = await fetchDetail(id);
       current = data;
-      renderDetail(data, quiet ? box.querySelector(".notice") : null);
+      renderDetail(data, notice || (quiet ? box.querySelector(".notice") : null));
     } catch (e) {
       box.replaceChildren(el("p", { class: "error" }, t("error"), ": ", e.message));
     }
@@ -139,7 +163,7 @@
       parts.push(section(t("duplicates"), el("ul", {}, p.likely_duplicates.map((d) => el("li", {},
         el("a", { href: "#", onclick: (e) => { e.preventDefault(); select(d.original); } }, d.original), " ",
         d.category, " · ", Math.round(d.distance_m) + " m", " · ", statusName[d.status] || d.status, " ",
-        d.decision === "pending" && p.allowed_next.includes("duplicate")
+        d.decision === "pending" && p.allowed_next.includes("duplicate") && !p.holder
           ? el("button", { type: "button", onclick: () => act("merge", { original: d.original }) }, t("merge")) : d.decision)))));
     }
     parts.push(section(t("cams_near"), p.cameras.length ? el("ul", { "data-testid": "cameras" }, p.cameras.map((c) => el("li", {},
@@ -177,8 +201,9 @@
     box.appendChild(note);
     const btn = (action, label, extra) => el("button", { type: "button", "data-testid": "action-" + action, onclick: () => act(action, Object.assign({ note: note.value }, extra ? extra() : {})) }, label);
     const open = !["resolved", "closed", "rejected", "duplicate", "referred"].includes(p.status);
-    if (p.allowed_next.includes("resolved")) box.appendChild(btn("resolve", t("resolve")));
-    if (p.allowed_next.includes("rejected")) box.appendChild(btn("reject", t("reject")));
+    // While a supervisor holds the report it is theirs to resolve: cancel the order first.
+    if (p.allowed_next.includes("resolved") && !p.holder) box.appendChild(btn("resolve", t("resolve")));
+    if (p.allowed_next.includes("rejected") && !p.holder) box.appendChild(btn("reject", t("reject")));
     if (p.allowed_next.includes("referred")) {
       const to = el("input", { name: "referred_to", placeholder: t("referred_to") });
       box.appendChild(el("div", {}, to, btn("refer", t("refer"), () => ({ referred_to: to.value }))));
@@ -197,15 +222,30 @@
     return act(action, Object.assign({ note: reason }, extra));
   }
 
+  // Each action is the domain API's own endpoint, sent with the version the operator saw (a
+  // change meanwhile is refused with 409, saying who changed it, and nothing is saved).
+  const isOpd = (code) => REF.opds.some((o) => o.code === code);
+  const ACTIONS = {
+    dispatch: (x) => ["dispatch", { supervisor: x.supervisor }],
+    reassign: (x) => ["reassign", { supervisor: x.supervisor, reason: x.note }],
+    cancel: (x) => ["cancel", { reason: x.note }],
+    refer: (x) => ["refer", Object.assign({ reason: x.note || x.referred_to },
+      isOpd(x.referred_to) ? { opd: x.referred_to } : { outside: x.referred_to })],
+    recategorise: (x) => ["recategorise", { category: x.category, note: x.note }],
+    merge: (x) => ["merge", { original: x.original, note: x.note || "" }],
+    reject: (x) => ["status", { status: "rejected", note: x.note }],
+    resolve: (x) => ["status", { status: "resolved", note: x.note }],
+    note: (x) => ["notes", { note: x.note }],
+  };
+
   async function act(action, params) {
     const p = current.properties;
-    const box = document.getElementById("detail");
+    const [endpoint, body] = ACTIONS[action](params);
     try {
-      const data = await api(`/console/api/reports/${encodeURIComponent(p.public_id)}/action/`, {
-        method: "POST", json: Object.assign({ action, version: p.version }, params),
+      await api(`/api/reports/${encodeURIComponent(p.public_id)}/${endpoint}/`, {
+        method: "POST", json: Object.assign(body, { version: p.version }),
       });
-      current = data;
-      renderDetail(data, el("p", { class: "notice ok", role: "status" }, t("saved")));
+      await loadDetail(p.public_id, false, el("p", { class: "notice ok", role: "status" }, t("saved")));
     } catch (e) {
       const cls = e.status === 409 ? "notice conflict" : "notice error";
       const notice = el("p", { class: cls, role: "alert", "data-testid": e.status === 409 ? "conflict" : "action-error" },

@@ -15,7 +15,7 @@ self.addEventListener("activate", (event) => {
 
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
-  if (event.request.method !== "GET" || url.origin !== location.origin || url.pathname.startsWith("/field/api/")) return;
+  if (event.request.method !== "GET" || url.origin !== location.origin || url.pathname.startsWith("/field/api/") || url.pathname.startsWith("/api/")) return;
   if (!SHELL.includes(url.pathname)) return;
   // Network first (fresh page and CSRF cookie when online), the cached shell when offline.
   event.respondWith(

@@ -46,7 +46,7 @@
     if (!batch.length) return;
     flushing = true;
     try {
-      await api("/field/api/pings/", { method: "POST", json: { pings: batch } });
+      await api("/api/tracking/pings/", { method: "POST", json: { pings: batch } });  // as this supervisor's session
       const rest = buffer.read().slice(batch.length);  // the same fixes, sent: the server stores each once
       buffer.write(rest);
     } catch (e) {
@@ -88,10 +88,21 @@
     en_route: ["on_site", "resolve"],
     on_site: ["resolve"],
   };
+  // dispatch's API for a supervisor's phone: the order's step and the report it is for
+  const ENDPOINT = { acknowledge: "acknowledge", decline: "decline", en_route: "en-route", on_site: "on-site",
+    resolve: "resolve", photo: "notes" };
+  function shown(order) {
+    const r = order.report;
+    const [lon, lat] = r.location.coordinates;
+    return { order: order.id, id: r.public_id, step: order.state, priority: r.priority, offered: order.offered_at,
+      category: r.category_name, description: r.description, address: r.address, kelurahan: r.kelurahan,
+      kecamatan: r.kecamatan, lat, lon };
+  }
   async function loadOrders() {
     try {
-      const data = await api("/field/api/orders/");
-      renderOrders(data.orders);
+      const mine = (await api("/api/my/orders/")).map(shown);
+      mine.sort((a, b) => a.priority - b.priority || Date.parse(b.offered) - Date.parse(a.offered));  // most urgent first
+      renderOrders(mine);
     } catch (e) { /* offline: keep the list shown */ }
   }
   function renderOrders(orders) {
@@ -118,10 +129,10 @@
     const fd = new FormData();
     let note = noteInput.value;
     if (step === "decline" && !note) note = window.prompt(t("decline_reason")) || "";
-    fd.append("note", note);
-    if (photoInput.files.length) fd.append("photo", photoInput.files[0]);
+    fd.append(step === "decline" ? "reason" : "note", note);
+    if (photoInput.files.length && (step === "resolve" || step === "photo")) fd.append("photo", photoInput.files[0]);
     try {
-      await api(`/field/api/orders/${encodeURIComponent(order.id)}/${step}/`, { method: "POST", body: fd });
+      await api(`/api/my/orders/${order.order}/${ENDPOINT[step]}/`, { method: "POST", body: fd });
       await loadOrders();
     } catch (e) {
       const box = document.querySelector(`article[data-id="${CSS.escape(order.id)}"] .error`);

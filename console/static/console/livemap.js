@@ -43,7 +43,7 @@
 
     async load() {
       const [kec, reps, sups] = await Promise.all([
-        api("/console/api/boundaries/?level=kecamatan"),
+        api("/api/kecamatan/"),
         api("/console/api/reports/"),
         api("/console/api/supervisors/"),
       ]);
@@ -63,7 +63,7 @@
 
     async loadKelurahan() {
       this.kelLoaded = true;
-      this.kelLayer.addData(await api("/console/api/boundaries/?level=kelurahan"));
+      this.kelLayer.addData(await api("/api/kelurahan/"));
       this.kelLayer.eachLayer((layer) => layer.bindTooltip("", { sticky: true }));
       this.updateCounts();
     }
