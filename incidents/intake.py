@@ -22,6 +22,7 @@ from rest_framework import status as http
 from core.api import DomainError
 
 from . import lifecycle, routing
+from . import settings as app_settings
 from .media import InspectedMedia, inspect_uploads, store_media
 from .models import (
     Category,
@@ -33,7 +34,6 @@ from .models import (
     ReportEvent,
     Status,
 )
-from .settings import app_settings
 
 log = logging.getLogger(__name__)
 MAX_DUPLICATE_LINKS = 5  # likely duplicates linked per report, nearest first
@@ -114,7 +114,7 @@ def resolve_category(value: Category | str | None) -> Category:
 
 
 def check_description(text: str) -> str:
-    limit = app_settings.DESCRIPTION_MAX_CHARS
+    limit = app_settings.description_max_chars()
     if len(text) > limit:
         raise IntakeError(
             f"The description has {len(text)} characters; at most {limit} are allowed.", field="description"
@@ -152,7 +152,7 @@ def _replay(existing: Report, data: ReportInput, fp: str) -> IntakeResult:
 
 def find_duplicates(report: Report) -> list[DuplicateLink]:
     """Link open reports of the same category within the radius and window (metres on geography)."""
-    since = report.created_at - timedelta(hours=app_settings.DUPLICATE_WINDOW_H)
+    since = report.created_at - timedelta(hours=app_settings.duplicate_window_h())
     candidates = (
         Report.objects.likely_duplicates_of(report.category, report.location, since)
         .exclude(pk=report.pk)

@@ -23,8 +23,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.api import DomainError
 
+from . import settings as app_settings
 from .models import MediaKind, Report, ReportMedia
-from .settings import app_settings
 
 log = logging.getLogger("incidents.media")
 
@@ -138,7 +138,7 @@ def exif_time(img: Image.Image) -> datetime | None:
 
 def _thumbnail(img: Image.Image) -> bytes:
     thumb = ImageOps.exif_transpose(img)
-    thumb.thumbnail((app_settings.THUMBNAIL_PX, app_settings.THUMBNAIL_PX))
+    thumb.thumbnail((app_settings.thumbnail_px(), app_settings.thumbnail_px()))
     if thumb.mode not in ("RGB", "L"):
         thumb = thumb.convert("RGB")
     out = io.BytesIO()
@@ -178,7 +178,7 @@ def inspect_upload(upload: File, field: str = "files") -> InspectedMedia:
         seen = f"it looks like {mime}" if mime else "its content is not a known media type"
         raise MediaError(f"{name}: not an allowed file ({seen}); send {ALLOWED_DESCRIPTION}.", field)
     kind, ext = ALLOWED_TYPES[mime]
-    cap = app_settings.MEDIA_MAX_PHOTO_BYTES if kind == MediaKind.PHOTO else app_settings.MEDIA_MAX_VIDEO_BYTES
+    cap = app_settings.media_max_photo_bytes() if kind == MediaKind.PHOTO else app_settings.media_max_video_bytes()
     if size > cap:
         raise MediaError(f"{name}: {size} bytes is over the {kind} limit of {cap} bytes.", field)
     data = _read_all(upload)
@@ -206,7 +206,7 @@ def inspect_upload(upload: File, field: str = "files") -> InspectedMedia:
 
 def inspect_uploads(uploads: list[File], field: str = "files") -> list[InspectedMedia]:
     """Check the count cap, then each file."""
-    cap = app_settings.MEDIA_MAX_FILES
+    cap = app_settings.media_max_files()
     if len(uploads) > cap:
         raise MediaError(f"{len(uploads)} files sent; at most {cap} per report.", field)
     return [inspect_upload(f, field) for f in uploads]

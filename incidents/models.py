@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from core.geo import within_metres
 
+from . import settings as app_settings
+
 
 class OPD(models.Model):
     """A city agency (Organisasi Perangkat Daerah), e.g. Dishub or BPBD."""
@@ -140,21 +142,17 @@ class ReportQuerySet(models.QuerySet):
 
     def likely_duplicates_of(self, category: Category, point: Point, since: datetime) -> ReportQuerySet:
         """Open reports of `category` near `point` since `since` (the duplicate rule, settings in metres/hours)."""
-        from .settings import app_settings
-
         return (
             self.open()
             .filter(category=category, created_at__gte=since)
-            .within_metres(point, app_settings.DUPLICATE_RADIUS_M)
+            .within_metres(point, app_settings.duplicate_radius_m())
         )
 
 
 def new_public_id() -> str:
     """Short, unguessable, easy to read aloud on the phone: base32 without 0/1/8/9 confusion."""
-    from .settings import app_settings
-
     alphabet = "ABCDEFGHJKMNPQRSTUVWXYZ234567"
-    return "".join(secrets.choice(alphabet) for _ in range(app_settings.PUBLIC_ID_LENGTH))
+    return "".join(secrets.choice(alphabet) for _ in range(app_settings.public_id_length()))
 
 
 class Report(models.Model):

@@ -18,9 +18,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from . import settings as app_settings
 from .intake import ReportInput, submit_report
 from .models import OPEN_STATUSES, Category, Channel, Open311Client, Report
-from .settings import app_settings
 
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
 FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
@@ -85,8 +85,8 @@ def errors_xml(errors: list[dict]) -> bytes:
 def discovery(base_url: str) -> dict:
     return {
         "changeset": iso(_last_change()),
-        "contact": app_settings.OPEN311_CONTACT,
-        "key_service": app_settings.OPEN311_KEY_SERVICE,
+        "contact": app_settings.open311_contact(),
+        "key_service": app_settings.open311_key_service(),
         "endpoints": [
             {
                 "specification": SPEC_URL,
@@ -296,7 +296,7 @@ def find_requests(params) -> QuerySet:
     if start and end and start > end:
         raise Open311Error(400, "start_date is after end_date")
     if start is None and end is None:
-        start = timezone.now() - timedelta(days=app_settings.OPEN311_DEFAULT_DAYS)
+        start = timezone.now() - timedelta(days=app_settings.open311_default_days())
     if start:
         qs = qs.filter(created_at__gte=start)
     if end:
@@ -313,4 +313,4 @@ def find_requests(params) -> QuerySet:
             qs = qs.filter(status__in=OPEN_STATUSES)
         elif wanted == {"closed"}:
             qs = qs.exclude(status__in=OPEN_STATUSES)
-    return qs.order_by("-created_at")[: app_settings.OPEN311_MAX_REQUESTS]
+    return qs.order_by("-created_at")[: app_settings.open311_max_requests()]

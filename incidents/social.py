@@ -29,10 +29,10 @@ from rest_framework import status as http
 from core.api import DomainError
 from kecamatan_boundaries.models import Generation, Kecamatan, Kelurahan
 
+from . import settings as app_settings
 from .intake import IntakeError, ReportInput, submit_report
 from .models import Category, LocationSource, SocialPost
 from .routing import OutsideCity
-from .settings import app_settings
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Post:
 
 def twitter_crc_response(crc_token: str) -> str:
     """The answer to X/Twitter's CRC check: sha256=base64(HMAC(consumer secret, crc_token))."""
-    secret = app_settings.TWITTER_CONSUMER_SECRET
+    secret = app_settings.twitter_consumer_secret()
     if not secret:
         raise WebhookNotConfigured("The Twitter/X webhook is not configured (INCIDENTS_TWITTER_CONSUMER_SECRET).")
     digest = hmac.new(secret.encode(), crc_token.encode(), hashlib.sha256).digest()
@@ -77,7 +77,7 @@ def twitter_crc_response(crc_token: str) -> str:
 
 
 def verify_twitter(body: bytes, header: str | None) -> None:
-    secret = app_settings.TWITTER_CONSUMER_SECRET
+    secret = app_settings.twitter_consumer_secret()
     if not secret:
         raise WebhookNotConfigured("The Twitter/X webhook is not configured (INCIDENTS_TWITTER_CONSUMER_SECRET).")
     expected = "sha256=" + base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
@@ -86,7 +86,7 @@ def verify_twitter(body: bytes, header: str | None) -> None:
 
 
 def verify_facebook(body: bytes, header: str | None) -> None:
-    secret = app_settings.FACEBOOK_APP_SECRET
+    secret = app_settings.facebook_app_secret()
     if not secret:
         raise WebhookNotConfigured("The Facebook webhook is not configured (INCIDENTS_FACEBOOK_APP_SECRET).")
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -336,7 +336,7 @@ def ingest(post: Post) -> SocialPost:
 
 def report_from_post(row: SocialPost, category: Category, location: Point, source: str, *, actor=None):
     """The report for a post (automatic, or by an operator from the triage queue)."""
-    limit = app_settings.DESCRIPTION_MAX_CHARS
+    limit = app_settings.description_max_chars()
     result = submit_report(
         ReportInput(
             category=category,

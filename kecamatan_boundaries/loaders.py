@@ -35,6 +35,7 @@ from shapely.geometry.base import BaseGeometry
 from core.api import DomainError
 from core.signals import send_logged
 
+from . import settings as app_settings
 from .models import Generation, Kecamatan, Kelurahan, Level
 
 SUPPORTED = (".shp", ".zip", ".gpkg", ".geojson", ".json")
@@ -120,15 +121,15 @@ def _check_zip_entry(info: zipfile.ZipInfo) -> None:
 
 def _safe_extract(zip_path: Path, into: Path) -> None:
     """Extract with the checks a hostile upload needs: no escaping paths, no links, a size cap."""
-    cap = settings.BOUNDARIES_MAX_UNZIPPED_BYTES
+    cap = app_settings.max_unzipped_bytes()
     try:
         zf = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, OSError) as exc:
         raise BoundaryFileError(f"'{zip_path.name}' is not a readable zip file ({exc})") from exc
     with zf:
         infos = zf.infolist()
-        if len(infos) > settings.BOUNDARIES_MAX_ZIP_ENTRIES:
-            raise BoundaryFileError(f"zip holds {len(infos)} entries, more than {settings.BOUNDARIES_MAX_ZIP_ENTRIES}")
+        if len(infos) > app_settings.max_zip_entries():
+            raise BoundaryFileError(f"zip holds {len(infos)} entries, more than {app_settings.max_zip_entries()}")
         for info in infos:
             _check_zip_entry(info)
         declared = sum(i.file_size for i in infos)

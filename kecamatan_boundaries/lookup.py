@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from django.conf import settings
 from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
 
 from core.projection import to_metric_transformer
 
+from . import settings as app_settings
 from .models import Generation, Kecamatan, Kelurahan
 
 
@@ -39,7 +39,7 @@ class BoundaryIndex:
         for g in self.geoms:
             shapely.prepare(g)
         self.tree = STRtree(self.geoms)
-        self.tolerance = settings.BOUNDARIES_GAP_TOLERANCE_M if gap_tolerance_m is None else gap_tolerance_m
+        self.tolerance = app_settings.gap_tolerance_m() if gap_tolerance_m is None else gap_tolerance_m
         self._to_metric = to_metric_transformer()
         self._metric = np.array([shapely.transform(g, self._project) for g in self.geoms], dtype=object)
         self._metric_tree = STRtree(self._metric)

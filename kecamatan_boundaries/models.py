@@ -22,6 +22,8 @@ from django.db.models import Q
 
 from core.geo import within_metres
 
+from . import settings as app_settings
+
 
 class Level(models.TextChoices):
     KECAMATAN = "kecamatan", "Kecamatan"
@@ -79,7 +81,7 @@ class BoundaryQuerySet(models.QuerySet):
             point = point.transform(settings.STORAGE_SRID, clone=True)
         found = self.containing(point).first()
         if found is None:
-            found = self.near(point, settings.BOUNDARIES_GAP_TOLERANCE_M).first()
+            found = self.near(point, app_settings.gap_tolerance_m()).first()
         return found
 
 
