@@ -8,9 +8,11 @@ from django.urls import path
 
 from core.map_admin import MapAdmin
 
+from .files import BoundaryFileError
 from .forms import BoundaryUploadForm
-from .loaders import BoundaryFileError, LoadOptions, activate_generation, load_boundaries, result_table
+from .loaders import activate_generation, load_boundaries
 from .models import Generation, Kecamatan, Kelurahan
+from .reading import LoadOptions, result_table
 
 
 @admin.register(Generation)

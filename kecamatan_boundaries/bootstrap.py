@@ -4,8 +4,9 @@ from pathlib import Path
 
 from django.conf import settings
 
-from .loaders import LoadOptions, load_boundaries
+from .loaders import load_boundaries
 from .models import Generation, Level
+from .reading import LoadOptions
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures" / "kota_tangerang"
 FILES = {
