@@ -15,6 +15,8 @@ polygon within BOUNDARIES_GAP_TOLERANCE_M metres; anything further is outside th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.gis.geos import Point
@@ -74,6 +76,15 @@ class BoundaryQuerySet(models.QuerySet):
     def near(self, point: Point, metres: float) -> BoundaryQuerySet:
         """Current polygons within `metres` (geodesic) of `point`, nearest first (then lowest code)."""
         return within_metres(self.current(), "geom", point, metres).order_by("distance_m", "code")
+
+    def newest_with_codes(self, codes: Iterable[str]) -> BoundaryQuerySet:
+        """One row per code: the current polygon, else the newest of an older generation (reports keep
+        the rows they were filed under, so their codes outlive a boundary change)."""
+        return self.filter(code__in=list(codes)).order_by("code", "-generation__active", "-id").distinct("code")
+
+    def named(self, value: str) -> BoundaryQuerySet:
+        """Rows whose code is `value` or whose name is it (any case), current generation first."""
+        return self.filter(Q(code=value) | Q(name__iexact=value)).order_by("-generation__active", "-id")
 
     def at(self, point: Point) -> Kecamatan | Kelurahan | None:
         """The one polygon a point belongs to, by the rule in this module's docstring."""

@@ -26,8 +26,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from .filters import PlanningError, ReportFilter
-from .heatmaps import GridCell, GridSpec, check_metric, density_grid, interactive_map, static_map
-from .stats import METRICS, Stats, area_geometries, compute
+from .grids import GridCell, GridSpec, density_grid
+from .heatmaps import check_metric, interactive_map, static_map
+from .queries import area_geometries
+from .stats import METRICS, Stats, compute
 
 # pyogrio logs "Created N records" at INFO for every layer it writes; that is noise in a command's output.
 logging.getLogger("pyogrio._io").setLevel(logging.WARNING)

@@ -24,7 +24,8 @@ from kecamatan_boundaries.models import Kecamatan
 from . import exports
 from . import settings as app_settings
 from .filters import PlanningError, parse_filters
-from .heatmaps import GRID_KINDS, METRIC_LABELS, check_metric, density_grid, interactive_map, parse_grid
+from .grids import GRID_KINDS, density_grid, parse_grid
+from .heatmaps import METRIC_LABELS, check_metric, interactive_map
 from .serializers import PlanningStatsSerializer
 from .stats import compute
 
