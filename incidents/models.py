@@ -15,6 +15,7 @@ from django.utils import timezone
 from core.geo import within_metres
 
 from . import settings as app_settings
+from .triage import Triage
 
 
 class OPD(models.Model):
@@ -366,7 +367,8 @@ class SocialPost(models.Model):
     media_urls = models.JSONField(default=list, blank=True)
     payload = models.JSONField(default=dict, help_text="the delivered item as received")
     state = models.CharField(max_length=12, choices=State.choices, default=State.TRIAGE, db_index=True)
-    triage_reason = models.CharField(max_length=255, blank=True)
+    triage_reason = models.CharField(max_length=255, blank=True)  # why it waits, as the API says it (in English)
+    triage = models.JSONField(default=list, blank=True, help_text="why it waits, as data (incidents.triage)")
     suggested_category = models.ForeignKey(Category, on_delete=models.SET_NULL, null=True, blank=True)
     report = models.OneToOneField(Report, on_delete=models.SET_NULL, null=True, blank=True, related_name="social_post")
     received_at = models.DateTimeField(default=timezone.now)
@@ -381,3 +383,7 @@ class SocialPost(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform}:{self.external_id} ({self.state})"
+
+    def reasons(self) -> list[Triage]:
+        """Why it waits (or waited), as `incidents.triage` reasons."""
+        return [Triage.from_data(entry) for entry in self.triage]

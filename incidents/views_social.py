@@ -1,4 +1,7 @@
-"""Social webhooks (X/Twitter, Facebook) and the operators' triage queue. Logic: incidents/social.py."""
+"""Social webhooks (X/Twitter, Facebook) and the operators' triage queue.
+
+Logic: incidents/platforms.py (signatures, payloads) and incidents/social.py (posts, triage).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +17,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from . import platforms, social
 from . import settings as app_settings
-from . import social
 from .intake import resolve_category
 from .models import SocialPost
 from .permissions import CanTriage
@@ -47,7 +50,7 @@ def _load(body: bytes) -> dict:
         raise ParseError(f"The body is not valid JSON: {exc}") from exc
 
 
-def _ingest_all(posts: list[social.Post]) -> Response:
+def _ingest_all(posts: list[platforms.Post]) -> Response:
     rows = [social.ingest(p) for p in posts]
     return Response(
         {
@@ -73,7 +76,7 @@ class TwitterWebhook(APIView):
         token = request.query_params.get("crc_token")
         if not token:
             raise ValidationError({"crc_token": ["required"]})
-        return Response({"response_token": social.twitter_crc_response(token)})
+        return Response({"response_token": platforms.twitter_crc_response(token)})
 
     @extend_schema(
         request={"application/json": {"type": "object"}},
@@ -81,8 +84,8 @@ class TwitterWebhook(APIView):
     )
     def post(self, request):
         body = request.body
-        social.verify_twitter(body, request.headers.get("X-Twitter-Webhooks-Signature"))
-        return _ingest_all(social.parse_twitter(_load(body)))
+        platforms.verify_twitter(body, request.headers.get("X-Twitter-Webhooks-Signature"))
+        return _ingest_all(platforms.parse_twitter(_load(body)))
 
 
 class FacebookWebhook(APIView):
@@ -113,8 +116,8 @@ class FacebookWebhook(APIView):
     )
     def post(self, request):
         body = request.body
-        social.verify_facebook(body, request.headers.get("X-Hub-Signature-256"))
-        return _ingest_all(social.parse_facebook(_load(body)))
+        platforms.verify_facebook(body, request.headers.get("X-Hub-Signature-256"))
+        return _ingest_all(platforms.parse_facebook(_load(body)))
 
 
 class TriageList(generics.ListAPIView):

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.gis.geos import Point
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 
 from core.geo import within_metres
 
@@ -85,6 +86,13 @@ class BoundaryQuerySet(models.QuerySet):
     def named(self, value: str) -> BoundaryQuerySet:
         """Rows whose code is `value` or whose name is it (any case), current generation first."""
         return self.filter(Q(code=value) | Q(name__iexact=value)).order_by("-generation__active", "-id")
+
+    def with_point_inside(self) -> BoundaryQuerySet:
+        """Annotated `point_inside`: the centre of the polygon's largest inscribed circle, deep inside
+        and far from the small overlaps with its neighbours (where a place name is put on the map)."""
+        table = self.model._meta.db_table
+        centre = RawSQL(f'(ST_MaximumInscribedCircle("{table}"."geom")).center', (), output_field=models.PointField())
+        return self.annotate(point_inside=centre)
 
     def at(self, point: Point) -> Kecamatan | Kelurahan | None:
         """The one polygon a point belongs to, by the rule in this module's docstring."""
