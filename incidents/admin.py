@@ -1,3 +1,5 @@
+"""Admin: reference data (OPDs, categories), reports with their media and timeline, social posts."""
+
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 

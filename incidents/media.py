@@ -9,7 +9,7 @@ import hashlib
 import io
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -19,7 +19,9 @@ import filetype
 import pillow_heif
 from django.contrib.gis.geos import Point
 from django.core.files.base import ContentFile, File
+from django.core.files.storage import Storage
 from PIL import Image, ImageOps, UnidentifiedImageError
+from rest_framework import status as http
 
 from core.api import DomainError
 
@@ -56,6 +58,8 @@ class MediaError(DomainError):
 
 @dataclass
 class InspectedMedia:
+    """A file judged fit to store, with what was read from it (type, hash, EXIF, thumbnail)."""
+
     upload: File
     name: str
     kind: str
@@ -215,7 +219,7 @@ def inspect_uploads(uploads: list[File], field: str = "files") -> list[Inspected
 class MediaStorageError(DomainError):
     """The media storage refused a write (disk full, quota): nothing of the report is kept."""
 
-    status_code = 507
+    status_code = http.HTTP_507_INSUFFICIENT_STORAGE
 
 
 def store_media(report: Report, items: list[InspectedMedia], urls: list[str] | None = None) -> list[ReportMedia]:
@@ -224,7 +228,7 @@ def store_media(report: Report, items: list[InspectedMedia], urls: list[str] | N
     A failed write (disk full) removes the files already written for this call, partial ones
     included, and raises MediaStorageError (507) so the caller's transaction rolls back too.
     """
-    written: list[tuple] = []  # (storage, name) of every file this call wrote or tried to write
+    written: list[tuple[Storage, str]] = []  # (storage, name) of every file this call wrote or tried to write
     try:
         return _store_media(report, items, urls, written)
     except OSError as exc:
@@ -239,7 +243,9 @@ def store_media(report: Report, items: list[InspectedMedia], urls: list[str] | N
         ) from exc
 
 
-def _store_media(report: Report, items: list[InspectedMedia], urls: list[str] | None, written: list) -> list:
+def _store_media(
+    report: Report, items: list[InspectedMedia], urls: list[str] | None, written: list[tuple[Storage, str]]
+) -> list[ReportMedia]:
     rows = []
     for n, item in enumerate(items, start=1):
         media = ReportMedia(
@@ -268,7 +274,9 @@ def _store_media(report: Report, items: list[InspectedMedia], urls: list[str] | 
         rows.append(media)
     for url in urls or []:
         kind = (
-            MediaKind.VIDEO if any(url.lower().split("?")[0].endswith(x) for x in (".mp4", ".mov", ".3gp")) else "photo"
+            MediaKind.VIDEO
+            if any(url.lower().split("?")[0].endswith(x) for x in (".mp4", ".mov", ".3gp"))
+            else MediaKind.PHOTO
         )
         rows.append(ReportMedia.objects.create(report=report, kind=kind, url=url[:1000]))
     return rows
@@ -280,12 +288,14 @@ MEDIA_DIR = "reports"  # where `media_path` puts every photo, video and thumbnai
 
 @dataclass
 class OrphanSweep:
+    """What a sweep removed (or, dry run, would remove) and what it kept."""
+
     removed: list[str]  # storage names of unreferenced files removed (or, dry run, to remove)
     referenced: int  # files a report still uses
     too_recent: int  # unreferenced, but younger than the cutoff: perhaps an intake still running
 
 
-def _storage_files(storage, folder: str) -> Iterator[str]:
+def _storage_files(storage: Storage, folder: str) -> Iterator[str]:
     """Every file below `folder`, as storage names (the storage API: any backend, not only disk)."""
     if not storage.exists(folder):
         return
@@ -296,7 +306,9 @@ def _storage_files(storage, folder: str) -> Iterator[str]:
         yield from _storage_files(storage, f"{folder}/{sub}")
 
 
-def sweep_orphans(older_than: timedelta, *, dry_run: bool = False, progress=None) -> OrphanSweep:
+def sweep_orphans(
+    older_than: timedelta, *, dry_run: bool = False, progress: Callable[[], object] | None = None
+) -> OrphanSweep:
     """Remove stored photos, videos and thumbnails that no report refers to.
 
     Files are written before the report's transaction commits; when it rolls back after that (a

@@ -135,6 +135,7 @@ class LocationSource(models.TextChoices):
 
 class ReportQuerySet(models.QuerySet):
     def open(self) -> ReportQuerySet:
+        """Reports still being handled (OPEN_STATUSES)."""
         return self.filter(status__in=OPEN_STATUSES)
 
     def within_metres(self, point: Point, metres: float) -> ReportQuerySet:
@@ -283,6 +284,7 @@ class MediaKind(models.TextChoices):
 
 
 def media_path(instance: ReportMedia, filename: str) -> str:
+    """reports/<year>/<month>/<name>: every photo, video and thumbnail (media.MEDIA_DIR, swept for orphans)."""
     return f"reports/{timezone.now():%Y/%m}/{filename}"
 
 

@@ -6,7 +6,9 @@ Logic: incidents/platforms.py (signatures, payloads) and incidents/social.py (po
 from __future__ import annotations
 
 import json
+from typing import IO
 
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -14,6 +16,7 @@ from rest_framework import generics, serializers
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -39,7 +42,7 @@ class RawJSONParser(BaseParser):
 
     media_type = "application/json"
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(self, stream: IO[bytes], media_type: str | None = None, parser_context: dict | None = None) -> bytes:
         return stream.read()
 
 
@@ -72,7 +75,7 @@ class TwitterWebhook(APIView):
         parameters=[OpenApiParameter("crc_token", str, required=True)],
         responses={200: inline_serializer("TwitterCRC", {"response_token": serializers.CharField()})},
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         token = request.query_params.get("crc_token")
         if not token:
             raise ValidationError({"crc_token": ["required"]})
@@ -82,7 +85,7 @@ class TwitterWebhook(APIView):
         request={"application/json": {"type": "object"}},
         responses={200: WebhookResult, 400: OpenApiResponse(description="bad JSON"), 403: None, 503: None},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         body = request.body
         platforms.verify_twitter(body, request.headers.get("X-Twitter-Webhooks-Signature"))
         return _ingest_all(platforms.parse_twitter(_load(body)))
@@ -103,7 +106,7 @@ class FacebookWebhook(APIView):
         ],
         responses={200: OpenApiResponse(description="the challenge, as plain text"), 403: None},
     )
-    def get(self, request):
+    def get(self, request: Request) -> HttpResponse:
         expected = app_settings.facebook_verify_token()
         q = request.query_params
         if not expected or q.get("hub.mode") != "subscribe" or q.get("hub.verify_token") != expected:
@@ -114,7 +117,7 @@ class FacebookWebhook(APIView):
         request={"application/json": {"type": "object"}},
         responses={200: WebhookResult, 400: OpenApiResponse(description="bad JSON"), 403: None, 503: None},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         body = request.body
         platforms.verify_facebook(body, request.headers.get("X-Hub-Signature-256"))
         return _ingest_all(platforms.parse_facebook(_load(body)))
@@ -126,7 +129,7 @@ class TriageList(generics.ListAPIView):
     serializer_class = SocialPostSerializer
     permission_classes = [CanTriage]
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[SocialPost]:
         state = self.request.query_params.get("state", SocialPost.State.TRIAGE)
         return SocialPost.objects.filter(state=state).select_related("suggested_category", "report").order_by("id")
 
@@ -137,7 +140,7 @@ class TriageReport(APIView):
     permission_classes = [CanTriage]
 
     @extend_schema(request=TriageResolveSerializer, responses={200: SocialPostSerializer})
-    def post(self, request, pk: int):
+    def post(self, request: Request, pk: int) -> Response:
         row = get_object_or_404(SocialPost, pk=pk)
         body = TriageResolveSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -155,7 +158,7 @@ class TriageDismiss(APIView):
         request=inline_serializer("TriageDismiss", {"reason": serializers.CharField(required=False)}),
         responses={200: SocialPostSerializer},
     )
-    def post(self, request, pk: int):
+    def post(self, request: Request, pk: int) -> Response:
         row = get_object_or_404(SocialPost, pk=pk)
         reason = str(request.data.get("reason", ""))[:200] if isinstance(request.data, dict) else ""
         return Response(SocialPostSerializer(social.dismiss_triage(row, actor=request.user, reason=reason)).data)

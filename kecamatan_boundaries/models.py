@@ -35,6 +35,7 @@ class Level(models.TextChoices):
 
 class GenerationQuerySet(models.QuerySet):
     def active(self) -> GenerationQuerySet:
+        """The current generations (at most one per level)."""
         return self.filter(active=True)
 
     def for_level(self, level: str) -> GenerationQuerySet:
@@ -42,6 +43,8 @@ class GenerationQuerySet(models.QuerySet):
 
 
 class Generation(models.Model):
+    """One load of a level's boundaries; see the module's docstring for why loads are kept."""
+
     level = models.CharField(max_length=16, choices=Level.choices)
     description = models.CharField(max_length=255, blank=True)
     source_name = models.CharField(max_length=255, blank=True, help_text="file the boundaries came from")
@@ -105,6 +108,8 @@ class BoundaryQuerySet(models.QuerySet):
 
 
 class Boundary(models.Model):
+    """An area of one generation; Kecamatan and Kelurahan share its fields and questions."""
+
     generation = models.ForeignKey(Generation, on_delete=models.PROTECT, related_name="+")
     name = models.CharField(max_length=120)
     code = models.CharField(max_length=32, help_text="Kemendagri code, e.g. 36.71.05")

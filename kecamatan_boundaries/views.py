@@ -1,3 +1,5 @@
+"""The boundaries API: current kecamatan and kelurahan as GeoJSON, and which ones a point is in."""
+
 from django.contrib.gis.geos import Point
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema

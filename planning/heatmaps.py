@@ -49,6 +49,7 @@ class Classes:
     edges: list[float]
 
     def colour(self, value: float | None) -> str:
+        """The fill of a value; zero and "no data" have colours of their own."""
         if value is None:
             return NO_DATA_COLOUR
         if value == 0 and self.edges[0] >= 0:
@@ -76,6 +77,7 @@ def _fmt(value: float) -> str:
 
 
 def classes_for(values: list[float | None]) -> Classes:
+    """Five classes from 0 (or a negative minimum: change_pct) to the largest value."""
     real = [v for v in values if v is not None]
     if not real or max(real) == min(real) == 0:
         return Classes([0.0])
@@ -87,6 +89,7 @@ def classes_for(values: list[float | None]) -> Classes:
 
 
 def check_metric(metric: str | None) -> str:
+    """The metric the choropleth colours (default per_km2); PlanningError when it is not one of METRIC_LABELS."""
     metric = (metric or "per_km2").strip()
     if metric not in METRIC_LABELS:
         raise PlanningError(f"Unknown metric {metric!r}; use one of: {', '.join(METRIC_LABELS)}.", field="metric")
@@ -108,7 +111,7 @@ def _legend_html(title: str, subtitle: str, classes: Classes, grid: GridSpec) ->
     )
 
 
-def _display(value) -> str:
+def _display(value: object) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
