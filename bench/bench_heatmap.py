@@ -11,7 +11,7 @@ times to dispatch and resolve). Then it measures, on the whole year:
              kecamatan for count, median and p90 minutes to dispatch and resolve
 
     .venv/bin/python bench/bench_heatmap.py                 # 100,000 reports (a few minutes)
-    .venv/bin/python bench/bench_heatmap.py --reports 1000000   # the issue's size
+    .venv/bin/python bench/bench_heatmap.py --reports 1000000   # a million reports
 """
 
 import argparse
@@ -129,7 +129,7 @@ def generate_reports(cur, n: int, year: int, seed: float) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reports", type=int, default=100_000, help="reports to generate (1000000 = the issue's size)")
+    parser.add_argument("--reports", type=int, default=100_000, help="reports to generate (e.g. 1000000)")
     parser.add_argument("--year", type=int, default=2024)
     parser.add_argument("--formats", default="html,png,geojson,gpkg,shp,csv,xlsx")
     parser.add_argument("--cell-m", type=float, default=500.0, help="hex cell size in metres")
