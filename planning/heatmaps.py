@@ -8,6 +8,7 @@ base-map tiles are optional (PLANNING_TILES_URL; "" = none).
 
 from __future__ import annotations
 
+import functools
 import html
 import io
 from dataclasses import dataclass
@@ -97,6 +98,23 @@ def check_metric(metric: str | None) -> str:
 
 
 # --- the interactive map (folium) --------------------------------------------------------------
+@functools.cache
+def _legend_element() -> type:
+    """The legend's element class, made on first use (branca comes with folium, loaded when a map is
+    drawn). branca's way to a custom element: a MacroElement subclass with its own template, whose
+    html macro lands in the page after the map."""
+    from branca.element import MacroElement, Template
+
+    class Legend(MacroElement):
+        _template = Template("{% macro html(this, kwargs) %}{{ this.body }}{% endmacro %}")
+
+        def __init__(self, body: str):
+            super().__init__()
+            self.body = body
+
+    return Legend
+
+
 def _legend_html(title: str, subtitle: str, classes: Classes, grid: GridSpec) -> str:
     rows = "".join(
         f'<div><span style="display:inline-block;width:14px;height:14px;background:{colour};'
@@ -253,7 +271,7 @@ def interactive_map(
 
     page = fmap.get_root()
     legend = _legend_html(METRIC_LABELS[metric], stats.filters.describe(), kec_classes, grid)
-    page.html.add_child(folium.Element(legend), name="planning_legend")
+    page.add_child(_legend_element()(legend), name="planning_legend")
     if bounds:
         fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     page.title = f"Peta laporan {stats.filters.describe()}"
