@@ -3,8 +3,8 @@
 `social.ingest` decides with these: a post whose text names no category, or two, or that cannot
 be placed, or whose report intake refuses, waits in the triage queue with one `Triage` per reason
 (`SocialPost.triage`, as data). Their sentences are rendered when shown: in the active language
-for people (the admin), and in English for the API's `triage_reason`, whose text integrators read
-as it has always been written.
+for people (the admin), and in English for the API's `triage_reason`, a wire text integrators
+read.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from django.utils.translation import gettext_lazy
 
 
 class TriageReason(models.TextChoices):
+    """Why a post waits; the label names the reason, SENTENCES says it with its detail."""
+
     NO_CATEGORY_KEYWORD = "no_category_keyword", gettext_lazy("no category keyword")
     AMBIGUOUS_CATEGORY = "ambiguous_category", gettext_lazy("ambiguous category")
     NO_PLACE = "no_place", gettext_lazy("no place")
@@ -63,6 +65,7 @@ class Triage:
 
     @classmethod
     def from_data(cls, data: dict) -> Triage:
+        """The reason `as_data` stored."""
         return cls(
             TriageReason(data["reason"]),
             choices=tuple(data.get("choices", ())),
