@@ -6,12 +6,12 @@ migrates it, loads the real boundaries and the categories, and generates reports
 times to dispatch and resolve). Then it measures, on the whole year:
 
   ours       planning.stats.compute (GROUPING SETS on the kecamatan stored at intake) and
-             planning.heatmaps.density_grid (hex bins in SQL), then every export format end to end
+             planning.grids.density_grid (hex bins in SQL), then every export format end to end
   baseline   load the points into geopandas, sjoin them to the kecamatan polygons, group by
              kecamatan for count, median and p90 minutes to dispatch and resolve
 
     .venv/bin/python bench/bench_heatmap.py                 # 100,000 reports (a few minutes)
-    .venv/bin/python bench/bench_heatmap.py --reports 1000000   # the issue's size
+    .venv/bin/python bench/bench_heatmap.py --reports 1000000   # a million reports
 """
 
 import argparse
@@ -129,7 +129,7 @@ def generate_reports(cur, n: int, year: int, seed: float) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reports", type=int, default=100_000, help="reports to generate (1000000 = the issue's size)")
+    parser.add_argument("--reports", type=int, default=100_000, help="reports to generate (e.g. 1000000)")
     parser.add_argument("--year", type=int, default=2024)
     parser.add_argument("--formats", default="html,png,geojson,gpkg,shp,csv,xlsx")
     parser.add_argument("--cell-m", type=float, default=500.0, help="hex cell size in metres")
@@ -171,8 +171,9 @@ def run(args) -> None:
     from kecamatan_boundaries.bootstrap import load_city_boundaries
     from planning.exports import build_export
     from planning.filters import parse_filters
-    from planning.heatmaps import GridSpec, density_grid
-    from planning.stats import _aggregate_sql, analytic_cursor, compute
+    from planning.grids import GridSpec, density_grid
+    from planning.queries import analytic_cursor
+    from planning.stats import aggregate_sql, compute
 
     t0 = time.perf_counter()
     call_command("migrate", verbosity=0)
@@ -189,7 +190,7 @@ def run(args) -> None:
     rows = []
 
     def kecamatan_only():
-        sql, params = _aggregate_sql(f, sets=("city", "kecamatan"))
+        sql, params = aggregate_sql(f, sets=("city", "kecamatan"))
         with analytic_cursor() as cur:
             cur.execute(sql, params)
             return cur.fetchall()

@@ -285,10 +285,14 @@ LOGGING = {
     },
 }
 
-# --- App settings (each app also has its own settings.py with prefixed defaults) -----------
+# --- App settings read from the environment ---------------------------------------------------
+# Each app's settings.py holds its prefixed settings with their defaults and units; set here only
+# what the environment provides.
 BOUNDARIES_MAX_UNZIPPED_BYTES = int(os.environ.get("BOUNDARIES_MAX_UNZIPPED_BYTES", 512 * 1024 * 1024))  # bytes
-BOUNDARIES_MAX_ZIP_ENTRIES = 10_000  # files in one uploaded zip
-BOUNDARIES_GAP_TOLERANCE_M = 50  # metres: a point in a sliver this close to a kecamatan gets it
+# The social webhooks' secrets; empty = that webhook is off (answers 503).
+INCIDENTS_TWITTER_CONSUMER_SECRET = os.environ.get("INCIDENTS_TWITTER_CONSUMER_SECRET", "")
+INCIDENTS_FACEBOOK_APP_SECRET = os.environ.get("INCIDENTS_FACEBOOK_APP_SECRET", "")
+INCIDENTS_FACEBOOK_VERIFY_TOKEN = os.environ.get("INCIDENTS_FACEBOOK_VERIFY_TOKEN", "")
 
 # Django warns that Debian 12's GDAL 3.6 cannot block file/network access in spatial references
 # handed to GEOSGeometry/OGR. Uploaded boundary files are read with pyogrio's own GDAL, not

@@ -1,8 +1,12 @@
+"""Admin: reference data (OPDs, categories), reports with their media and timeline, social posts."""
+
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from core.map_admin import MapAdmin
 
 from .models import OPD, Category, DuplicateLink, Open311Client, Report, ReportEvent, ReportMedia, SocialPost
+from .triage import text_of
 
 
 @admin.register(OPD)
@@ -43,9 +47,14 @@ class ReportAdmin(MapAdmin):
 
 @admin.register(SocialPost)
 class SocialPostAdmin(MapAdmin):
-    list_display = ["platform", "external_id", "author_handle", "state", "triage_reason", "received_at"]
+    list_display = ["platform", "external_id", "author_handle", "state", "why_it_waits", "received_at"]
     list_filter = ["platform", "state"]
     raw_id_fields = ["report"]
+
+    @admin.display(description=_("why it waits"))
+    def why_it_waits(self, post: SocialPost) -> str:
+        """The reasons in the operator's language; a post without reasons as data shows the API's text."""
+        return text_of(post.reasons()) or post.triage_reason
 
 
 @admin.register(Open311Client)

@@ -4,6 +4,8 @@ Edits made in the admin to names, targets and keywords survive: existing categor
 fields that are still empty filled in; new categories are created.
 """
 
+from collections.abc import Callable
+
 from core.roles import ensure_roles
 
 from .models import OPD, Category, Priority
@@ -186,6 +188,7 @@ CATEGORIES = [
 
 
 def load_opds() -> None:
+    """Create the OPDs, or bring their names up to date (the codes are stable)."""
     for code, name, full_name, name_en, field in OPDS:
         OPD.objects.update_or_create(
             code=code,
@@ -220,7 +223,8 @@ def load_categories() -> int:
     return created
 
 
-def bootstrap(log=print) -> None:
+def bootstrap(log: Callable[[str], object] = print) -> None:
+    """OPDs, categories and role groups, as `manage.py bootstrap` loads them on first start."""
     load_opds()
     created = load_categories()
     if created:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC
+from datetime import UTC, datetime
 
+from django.contrib.gis.geos import Point
+from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from rest_framework.exceptions import ParseError
 from rest_framework.filters import BaseFilterBackend
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from .models import Channel, Report, Status
 
@@ -19,7 +23,7 @@ class UTCDateTimeFilter(filters.IsoDateTimeFilter):
     would reach the database as an error instead of being answered as the bad input it is.
     """
 
-    def filter(self, qs, value):
+    def filter(self, qs: QuerySet, value: datetime | None) -> QuerySet:
         if value is not None:
             try:
                 value = value.astimezone(UTC)
@@ -29,6 +33,8 @@ class UTCDateTimeFilter(filters.IsoDateTimeFilter):
 
 
 class ReportFilter(filters.FilterSet):
+    """The read API's filters: by area, category, OPD, status, channel and creation time."""
+
     kecamatan = filters.CharFilter(field_name="kecamatan__code", help_text="kecamatan code, e.g. 36.71.05")
     kelurahan = filters.CharFilter(field_name="kelurahan__code", help_text="kelurahan code, e.g. 36.71.01.1001")
     category = filters.CharFilter(field_name="category__code", help_text="category code, e.g. banjir")
@@ -48,7 +54,7 @@ class DistanceFilter(BaseFilterBackend):
 
     max_metres = 50_000
 
-    def filter_queryset(self, request, queryset, view):
+    def filter_queryset(self, request: Request, queryset: QuerySet, view: APIView) -> QuerySet:
         raw = request.query_params.get("point")
         if not raw:
             return queryset
@@ -61,11 +67,9 @@ class DistanceFilter(BaseFilterBackend):
             raise ParseError("point must be a finite 'lon,lat' in range")
         if not 0 < dist <= self.max_metres:
             raise ParseError(f"dist must be between 0 and {self.max_metres} metres")
-        from django.contrib.gis.geos import Point
-
         return queryset.within_metres(Point(lon, lat, srid=4326), dist)
 
-    def get_schema_operation_parameters(self, view):
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict]:
         return [
             {
                 "name": "point",

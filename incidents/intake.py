@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.gis.geos import Point
 from django.core.files.base import File
 from django.db import IntegrityError, transaction
@@ -22,6 +23,7 @@ from rest_framework import status as http
 from core.api import DomainError
 
 from . import lifecycle, routing
+from . import settings as app_settings
 from .media import InspectedMedia, inspect_uploads, store_media
 from .models import (
     Category,
@@ -33,7 +35,6 @@ from .models import (
     ReportEvent,
     Status,
 )
-from .settings import app_settings
 
 log = logging.getLogger(__name__)
 MAX_DUPLICATE_LINKS = 5  # likely duplicates linked per report, nearest first
@@ -44,6 +45,8 @@ class IntakeError(DomainError):
 
 
 class UnknownCategory(IntakeError):
+    """No active category has this code (or none was given)."""
+
     def __init__(self, value: object):
         hint = "a category code from GET /api/categories/"
         msg = f"Unknown category {value!r}; use {hint}." if value else f"A category is required: {hint}."
@@ -51,7 +54,9 @@ class UnknownCategory(IntakeError):
 
 
 class MissingLocation(IntakeError):
-    def __init__(self):
+    """Nothing places the report: no location sent, and no photo with GPS in its EXIF."""
+
+    def __init__(self) -> None:
         super().__init__(
             "A location is required: send `location` (GeoJSON Point) or `lat` and `lon`, or a photo with GPS in EXIF.",
             field="location",
@@ -59,6 +64,8 @@ class MissingLocation(IntakeError):
 
 
 class IdempotencyConflict(DomainError):
+    """A retry key already used for a different report (422): the client mixed up its keys."""
+
     status_code = http.HTTP_422_UNPROCESSABLE_ENTITY
 
     def __init__(self, key: str):
@@ -84,25 +91,28 @@ class ReportInput:
     reporter_phone: str = ""
     reporter_email: str = ""
     reporter_handle: str = ""
-    reporter_user: object | None = None
+    reporter_user: AbstractBaseUser | AnonymousUser | None = None  # kept only when signed in
     client_ref: str = "anon"
     idempotency_key: str = ""
     external_id: str = ""
     occurred_at: datetime | None = None
     files: list[File] = field(default_factory=list)
     media_urls: list[str] = field(default_factory=list)
-    actor: object | None = None
+    actor: AbstractBaseUser | AnonymousUser | None = None
     actor_label: str = ""
 
 
 @dataclass
 class IntakeResult:
+    """The report, whether this call made it (False: a retry got the one made before), its likely duplicates."""
+
     report: Report
     created: bool
     duplicates: list[DuplicateLink] = field(default_factory=list)
 
 
 def resolve_category(value: Category | str | None) -> Category:
+    """The active category `value` names (a Category passes through); UnknownCategory otherwise."""
     if isinstance(value, Category):
         return value
     if not value:
@@ -114,7 +124,8 @@ def resolve_category(value: Category | str | None) -> Category:
 
 
 def check_description(text: str) -> str:
-    limit = app_settings.DESCRIPTION_MAX_CHARS
+    """The description, refused when longer than INCIDENTS_DESCRIPTION_MAX_CHARS."""
+    limit = app_settings.description_max_chars()
     if len(text) > limit:
         raise IntakeError(
             f"The description has {len(text)} characters; at most {limit} are allowed.", field="description"
@@ -152,7 +163,7 @@ def _replay(existing: Report, data: ReportInput, fp: str) -> IntakeResult:
 
 def find_duplicates(report: Report) -> list[DuplicateLink]:
     """Link open reports of the same category within the radius and window (metres on geography)."""
-    since = report.created_at - timedelta(hours=app_settings.DUPLICATE_WINDOW_H)
+    since = report.created_at - timedelta(hours=app_settings.duplicate_window_h())
     candidates = (
         Report.objects.likely_duplicates_of(report.category, report.location, since)
         .exclude(pk=report.pk)

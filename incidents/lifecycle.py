@@ -10,8 +10,10 @@ console never see a change that was rolled back.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import status as http
@@ -61,10 +63,14 @@ STAMPS: dict[str, str] = {
 
 
 class InvalidTransition(DomainError):
+    """The lifecycle does not allow this change from the report's current status (409)."""
+
     status_code = http.HTTP_409_CONFLICT
 
 
 class LifecycleError(DomainError):
+    """A change asked for in a way that cannot work: an unknown status, a report merged into itself (400)."""
+
     status_code = http.HTTP_400_BAD_REQUEST
 
 
@@ -84,13 +90,15 @@ def announce(report: Report, event: ReportEvent, *, created: bool = False, route
     relay.send(REPORT, report.pk, {"event": event.pk, "created": created, "routed": routed}, inline=send)
 
 
-def _event(report: Report, kind: str, *, actor=None, actor_label: str = "", **kw: Any) -> ReportEvent:
+def _event(
+    report: Report, kind: str, *, actor: AbstractBaseUser | None = None, actor_label: str = "", **kw: Any
+) -> ReportEvent:
     if not actor_label and actor is not None and getattr(actor, "is_authenticated", False):
         actor_label = actor.get_username()
     return ReportEvent.objects.create(report=report, kind=kind, actor=actor, actor_label=actor_label, **kw)
 
 
-def _apply_status(report: Report, to_status: str, at) -> list[str]:
+def _apply_status(report: Report, to_status: str, at: datetime) -> list[str]:
     """Set status and stamps on `report` (not saved); returns the changed field names."""
     changed = ["status", "updated_at"]
     report.status = to_status
@@ -109,12 +117,12 @@ def change_status(
     report: Report | int,
     to_status: str,
     *,
-    actor=None,
+    actor: AbstractBaseUser | None = None,
     actor_label: str = "",
     note: str = "",
     public: bool = True,
     data: dict | None = None,
-    at=None,
+    at: datetime | None = None,
     kind: str = EventKind.STATUS,
 ) -> Report:
     """Move a report to `to_status` if the lifecycle allows it; stamp, log and announce it.
@@ -154,7 +162,9 @@ def change_status(
     return locked
 
 
-def recategorise(report: Report, category: Category, *, actor=None, actor_label: str = "", note: str = "") -> Report:
+def recategorise(
+    report: Report, category: Category, *, actor: AbstractBaseUser | None = None, actor_label: str = "", note: str = ""
+) -> Report:
     """Change the category; the OPD and priority follow it and the report is routed again."""
     if not report.is_open:
         raise InvalidTransition(f"A report that is {report.status} cannot be re-categorised; reopen it first.")
@@ -192,7 +202,9 @@ def recategorise(report: Report, category: Category, *, actor=None, actor_label:
     return locked
 
 
-def merge_duplicate(report: Report, original: Report, *, actor=None, actor_label: str = "", note: str = "") -> Report:
+def merge_duplicate(
+    report: Report, original: Report, *, actor: AbstractBaseUser | None = None, actor_label: str = "", note: str = ""
+) -> Report:
     """Close `report` as a duplicate of `original` (the operator confirmed a likely duplicate)."""
     if report.pk == original.pk:
         raise LifecycleError("A report cannot be a duplicate of itself.", field="original")
@@ -221,7 +233,14 @@ def merge_duplicate(report: Report, original: Report, *, actor=None, actor_label
     return merged
 
 
-def mark_arrived(report: Report, *, at=None, actor=None, actor_label: str = "", data: dict | None = None) -> Report:
+def mark_arrived(
+    report: Report,
+    *,
+    at: datetime | None = None,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
+    data: dict | None = None,
+) -> Report:
     """Stamp the first arrival of the field officer (from geofence or the supervisor's app)."""
     at = at or timezone.now()
     with transaction.atomic():
@@ -234,7 +253,9 @@ def mark_arrived(report: Report, *, at=None, actor=None, actor_label: str = "", 
     return locked
 
 
-def add_note(report: Report, note: str, *, actor=None, actor_label: str = "", public: bool = False) -> ReportEvent:
+def add_note(
+    report: Report, note: str, *, actor: AbstractBaseUser | None = None, actor_label: str = "", public: bool = False
+) -> ReportEvent:
     """A note on the timeline (internal unless `public`)."""
     with transaction.atomic():
         event = _event(report, EventKind.NOTE, actor=actor, actor_label=actor_label, note=note, public=public)

@@ -9,7 +9,7 @@ import hashlib
 import io
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -19,12 +19,14 @@ import filetype
 import pillow_heif
 from django.contrib.gis.geos import Point
 from django.core.files.base import ContentFile, File
+from django.core.files.storage import Storage
 from PIL import Image, ImageOps, UnidentifiedImageError
+from rest_framework import status as http
 
 from core.api import DomainError
 
+from . import settings as app_settings
 from .models import MediaKind, Report, ReportMedia
-from .settings import app_settings
 
 log = logging.getLogger("incidents.media")
 
@@ -56,6 +58,8 @@ class MediaError(DomainError):
 
 @dataclass
 class InspectedMedia:
+    """A file judged fit to store, with what was read from it (type, hash, EXIF, thumbnail)."""
+
     upload: File
     name: str
     kind: str
@@ -138,7 +142,7 @@ def exif_time(img: Image.Image) -> datetime | None:
 
 def _thumbnail(img: Image.Image) -> bytes:
     thumb = ImageOps.exif_transpose(img)
-    thumb.thumbnail((app_settings.THUMBNAIL_PX, app_settings.THUMBNAIL_PX))
+    thumb.thumbnail((app_settings.thumbnail_px(), app_settings.thumbnail_px()))
     if thumb.mode not in ("RGB", "L"):
         thumb = thumb.convert("RGB")
     out = io.BytesIO()
@@ -178,7 +182,7 @@ def inspect_upload(upload: File, field: str = "files") -> InspectedMedia:
         seen = f"it looks like {mime}" if mime else "its content is not a known media type"
         raise MediaError(f"{name}: not an allowed file ({seen}); send {ALLOWED_DESCRIPTION}.", field)
     kind, ext = ALLOWED_TYPES[mime]
-    cap = app_settings.MEDIA_MAX_PHOTO_BYTES if kind == MediaKind.PHOTO else app_settings.MEDIA_MAX_VIDEO_BYTES
+    cap = app_settings.media_max_photo_bytes() if kind == MediaKind.PHOTO else app_settings.media_max_video_bytes()
     if size > cap:
         raise MediaError(f"{name}: {size} bytes is over the {kind} limit of {cap} bytes.", field)
     data = _read_all(upload)
@@ -206,7 +210,7 @@ def inspect_upload(upload: File, field: str = "files") -> InspectedMedia:
 
 def inspect_uploads(uploads: list[File], field: str = "files") -> list[InspectedMedia]:
     """Check the count cap, then each file."""
-    cap = app_settings.MEDIA_MAX_FILES
+    cap = app_settings.media_max_files()
     if len(uploads) > cap:
         raise MediaError(f"{len(uploads)} files sent; at most {cap} per report.", field)
     return [inspect_upload(f, field) for f in uploads]
@@ -215,7 +219,7 @@ def inspect_uploads(uploads: list[File], field: str = "files") -> list[Inspected
 class MediaStorageError(DomainError):
     """The media storage refused a write (disk full, quota): nothing of the report is kept."""
 
-    status_code = 507
+    status_code = http.HTTP_507_INSUFFICIENT_STORAGE
 
 
 def store_media(report: Report, items: list[InspectedMedia], urls: list[str] | None = None) -> list[ReportMedia]:
@@ -224,7 +228,7 @@ def store_media(report: Report, items: list[InspectedMedia], urls: list[str] | N
     A failed write (disk full) removes the files already written for this call, partial ones
     included, and raises MediaStorageError (507) so the caller's transaction rolls back too.
     """
-    written: list[tuple] = []  # (storage, name) of every file this call wrote or tried to write
+    written: list[tuple[Storage, str]] = []  # (storage, name) of every file this call wrote or tried to write
     try:
         return _store_media(report, items, urls, written)
     except OSError as exc:
@@ -239,7 +243,9 @@ def store_media(report: Report, items: list[InspectedMedia], urls: list[str] | N
         ) from exc
 
 
-def _store_media(report: Report, items: list[InspectedMedia], urls: list[str] | None, written: list) -> list:
+def _store_media(
+    report: Report, items: list[InspectedMedia], urls: list[str] | None, written: list[tuple[Storage, str]]
+) -> list[ReportMedia]:
     rows = []
     for n, item in enumerate(items, start=1):
         media = ReportMedia(
@@ -268,7 +274,9 @@ def _store_media(report: Report, items: list[InspectedMedia], urls: list[str] | 
         rows.append(media)
     for url in urls or []:
         kind = (
-            MediaKind.VIDEO if any(url.lower().split("?")[0].endswith(x) for x in (".mp4", ".mov", ".3gp")) else "photo"
+            MediaKind.VIDEO
+            if any(url.lower().split("?")[0].endswith(x) for x in (".mp4", ".mov", ".3gp"))
+            else MediaKind.PHOTO
         )
         rows.append(ReportMedia.objects.create(report=report, kind=kind, url=url[:1000]))
     return rows
@@ -280,12 +288,14 @@ MEDIA_DIR = "reports"  # where `media_path` puts every photo, video and thumbnai
 
 @dataclass
 class OrphanSweep:
+    """What a sweep removed (or, dry run, would remove) and what it kept."""
+
     removed: list[str]  # storage names of unreferenced files removed (or, dry run, to remove)
     referenced: int  # files a report still uses
     too_recent: int  # unreferenced, but younger than the cutoff: perhaps an intake still running
 
 
-def _storage_files(storage, folder: str) -> Iterator[str]:
+def _storage_files(storage: Storage, folder: str) -> Iterator[str]:
     """Every file below `folder`, as storage names (the storage API: any backend, not only disk)."""
     if not storage.exists(folder):
         return
@@ -296,7 +306,9 @@ def _storage_files(storage, folder: str) -> Iterator[str]:
         yield from _storage_files(storage, f"{folder}/{sub}")
 
 
-def sweep_orphans(older_than: timedelta, *, dry_run: bool = False, progress=None) -> OrphanSweep:
+def sweep_orphans(
+    older_than: timedelta, *, dry_run: bool = False, progress: Callable[[], object] | None = None
+) -> OrphanSweep:
     """Remove stored photos, videos and thumbnails that no report refers to.
 
     Files are written before the report's transaction commits; when it rolls back after that (a

@@ -14,6 +14,9 @@ from django.utils import timezone
 
 from core.geo import within_metres
 
+from . import settings as app_settings
+from .triage import Triage
+
 
 class OPD(models.Model):
     """A city agency (Organisasi Perangkat Daerah), e.g. Dishub or BPBD."""
@@ -132,6 +135,7 @@ class LocationSource(models.TextChoices):
 
 class ReportQuerySet(models.QuerySet):
     def open(self) -> ReportQuerySet:
+        """Reports still being handled (OPEN_STATUSES)."""
         return self.filter(status__in=OPEN_STATUSES)
 
     def within_metres(self, point: Point, metres: float) -> ReportQuerySet:
@@ -140,21 +144,17 @@ class ReportQuerySet(models.QuerySet):
 
     def likely_duplicates_of(self, category: Category, point: Point, since: datetime) -> ReportQuerySet:
         """Open reports of `category` near `point` since `since` (the duplicate rule, settings in metres/hours)."""
-        from .settings import app_settings
-
         return (
             self.open()
             .filter(category=category, created_at__gte=since)
-            .within_metres(point, app_settings.DUPLICATE_RADIUS_M)
+            .within_metres(point, app_settings.duplicate_radius_m())
         )
 
 
 def new_public_id() -> str:
     """Short, unguessable, easy to read aloud on the phone: base32 without 0/1/8/9 confusion."""
-    from .settings import app_settings
-
     alphabet = "ABCDEFGHJKMNPQRSTUVWXYZ234567"
-    return "".join(secrets.choice(alphabet) for _ in range(app_settings.PUBLIC_ID_LENGTH))
+    return "".join(secrets.choice(alphabet) for _ in range(app_settings.public_id_length()))
 
 
 class Report(models.Model):
@@ -284,6 +284,7 @@ class MediaKind(models.TextChoices):
 
 
 def media_path(instance: ReportMedia, filename: str) -> str:
+    """reports/<year>/<month>/<name>: every photo, video and thumbnail (media.MEDIA_DIR, swept for orphans)."""
     return f"reports/{timezone.now():%Y/%m}/{filename}"
 
 
@@ -368,7 +369,8 @@ class SocialPost(models.Model):
     media_urls = models.JSONField(default=list, blank=True)
     payload = models.JSONField(default=dict, help_text="the delivered item as received")
     state = models.CharField(max_length=12, choices=State.choices, default=State.TRIAGE, db_index=True)
-    triage_reason = models.CharField(max_length=255, blank=True)
+    triage_reason = models.CharField(max_length=255, blank=True)  # why it waits, as the API says it (in English)
+    triage = models.JSONField(default=list, blank=True, help_text="why it waits, as data (incidents.triage)")
     suggested_category = models.ForeignKey(Category, on_delete=models.SET_NULL, null=True, blank=True)
     report = models.OneToOneField(Report, on_delete=models.SET_NULL, null=True, blank=True, related_name="social_post")
     received_at = models.DateTimeField(default=timezone.now)
@@ -383,3 +385,7 @@ class SocialPost(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform}:{self.external_id} ({self.state})"
+
+    def reasons(self) -> list[Triage]:
+        """Why it waits (or waited), as `incidents.triage` reasons."""
+        return [Triage.from_data(entry) for entry in self.triage]

@@ -9,18 +9,20 @@ api_key and 404 for an unknown service_code or request.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from xml.etree import ElementTree as ET
 
 from django.contrib.gis.geos import Point
 from django.db.models import QuerySet
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from . import settings as app_settings
 from .intake import ReportInput, submit_report
-from .models import OPEN_STATUSES, Category, Channel, Open311Client, Report
-from .settings import app_settings
+from .models import OPEN_STATUSES, Category, Channel, Open311Client, Report, Status
 
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
 FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
@@ -28,6 +30,8 @@ FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=
 
 @dataclass
 class Open311Error(Exception):
+    """An answer in the spec's error shape: `code` is the HTTP status, `description` its text."""
+
     code: int
     description: str
 
@@ -40,7 +44,7 @@ def iso(dt: datetime | None) -> str | None:
     return timezone.localtime(dt).isoformat(timespec="seconds") if dt else None
 
 
-def _xml_value(parent: ET.Element, key: str, value) -> None:
+def _xml_value(parent: ET.Element, key: str, value: object) -> None:
     el = ET.SubElement(parent, key)
     if isinstance(value, bool):
         el.text = "true" if value else "false"
@@ -64,7 +68,7 @@ def _xml_dict(el: ET.Element, data: dict) -> None:
         _xml_value(el, key, value)
 
 
-def to_xml(root: str, item: str | None, data) -> bytes:
+def to_xml(root: str, item: str | None, data: list[dict] | dict) -> bytes:
     """<root><item>...</item>...</root> for lists, <root>...</root> for one object."""
     top = ET.Element(root)
     if isinstance(data, list):
@@ -76,6 +80,7 @@ def to_xml(root: str, item: str | None, data) -> bytes:
 
 
 def errors_xml(errors: list[dict]) -> bytes:
+    """<errors><error><code/><description/></error>...</errors>, the spec's error body in XML."""
     return to_xml("errors", "error", errors)
 
 
@@ -83,10 +88,11 @@ def errors_xml(errors: list[dict]) -> bytes:
 
 
 def discovery(base_url: str) -> dict:
+    """The spec's discovery document: who to contact, how to get a key, the one production endpoint."""
     return {
         "changeset": iso(_last_change()),
-        "contact": app_settings.OPEN311_CONTACT,
-        "key_service": app_settings.OPEN311_KEY_SERVICE,
+        "contact": app_settings.open311_contact(),
+        "key_service": app_settings.open311_key_service(),
         "endpoints": [
             {
                 "specification": SPEC_URL,
@@ -104,6 +110,7 @@ def _last_change() -> datetime:
 
 
 def service(category: Category) -> dict:
+    """A category as an Open311 service (its code is the service_code)."""
     return {
         "service_code": category.code,
         "service_name": category.name_id,
@@ -116,10 +123,12 @@ def service(category: Category) -> dict:
 
 
 def services() -> list[dict]:
+    """The active categories, as the spec's service list."""
     return [service(c) for c in Category.objects.filter(active=True).select_related("opd")]
 
 
 def category_for(code: str | None) -> Category:
+    """The active category of a service_code; the spec's 404 when there is none."""
     category = Category.objects.select_related("opd").filter(code=code or "", active=True).first()
     if category is None:
         raise Open311Error(404, f"service_code {code!r} not found" if code else "service_code is required")
@@ -127,6 +136,7 @@ def category_for(code: str | None) -> Category:
 
 
 def service_definition(code: str) -> dict:
+    """The category's extra questions as the spec's attributes (404 when it has none: metadata false)."""
     category = category_for(code)
     if not category.attributes:
         raise Open311Error(404, f"service_code {code!r} has no service definition (metadata is false)")
@@ -151,13 +161,14 @@ def service_definition(code: str) -> dict:
 
 
 def authenticate(api_key: str | None) -> Open311Client:
+    """The active client with this api_key; the spec's 403 otherwise."""
     client = Open311Client.objects.filter(api_key=api_key or "", active=True).first() if api_key else None
     if client is None:
         raise Open311Error(403, "api_key is missing or not valid")
     return client
 
 
-def _coordinate(params, name: str, limit: float) -> float | None:
+def _coordinate(params: Mapping[str, str], name: str, limit: float) -> float | None:
     raw = params.get(name)
     if raw in (None, ""):
         return None
@@ -170,7 +181,7 @@ def _coordinate(params, name: str, limit: float) -> float | None:
     return value
 
 
-def _attributes(category: Category, params) -> dict:
+def _attributes(category: Category, params: QueryDict) -> dict:
     answers: dict = {}
     for key in params:
         if key.startswith("attribute[") and "]" in key:
@@ -208,7 +219,7 @@ def _media_url(raw: str | None) -> list[str]:
     return [raw]
 
 
-def post_request(params, client: Open311Client) -> Report:
+def post_request(params: QueryDict, client: Open311Client) -> Report:
     """Make a report from a form-encoded Open311 POST (after `authenticate`)."""
     category = category_for(params.get("service_code"))
     lat, lon = _coordinate(params, "lat", 90), _coordinate(params, "long", 180)
@@ -238,6 +249,7 @@ def post_request(params, client: Open311Client) -> Report:
 
 
 def request_row(report: Report) -> dict:
+    """A report as the spec's service request (open/closed, with our status in status_notes)."""
     media = next((m for m in report.media.all()), None)
     media_url = (media.url or (media.file.url if media.file else "")) if media else ""
     expected = None
@@ -265,16 +277,17 @@ def request_row(report: Report) -> dict:
 
 
 def status_notes(report: Report) -> str:
+    """Our status and its label (with the original or the referral), then the latest public note."""
     note = report.events.filter(public=True).exclude(note="").values_list("note", flat=True).last()
     label = f"{report.status}: {report.get_status_display()}"
-    if report.status == "duplicate" and report.duplicate_of_id:
+    if report.status == Status.DUPLICATE and report.duplicate_of_id:
         label += f" ({report.duplicate_of.public_id})"
-    if report.status == "referred" and report.referred_to:
+    if report.status == Status.REFERRED and report.referred_to:
         label += f" ({report.referred_to})"
     return f"{label}. {note}" if note else label
 
 
-def _date_param(params, name: str) -> datetime | None:
+def _date_param(params: Mapping[str, str], name: str) -> datetime | None:
     raw = params.get(name)
     if not raw:
         return None
@@ -286,7 +299,7 @@ def _date_param(params, name: str) -> datetime | None:
     return value
 
 
-def find_requests(params) -> QuerySet:
+def find_requests(params: Mapping[str, str]) -> QuerySet[Report]:
     """GET requests: by id (ignores other filters), else by service_code/status/dates in the default window."""
     qs = Report.objects.select_related("category", "opd", "duplicate_of").prefetch_related("media")
     ids = [i.strip() for i in (params.get("service_request_id") or "").split(",") if i.strip()]
@@ -296,7 +309,7 @@ def find_requests(params) -> QuerySet:
     if start and end and start > end:
         raise Open311Error(400, "start_date is after end_date")
     if start is None and end is None:
-        start = timezone.now() - timedelta(days=app_settings.OPEN311_DEFAULT_DAYS)
+        start = timezone.now() - timedelta(days=app_settings.open311_default_days())
     if start:
         qs = qs.filter(created_at__gte=start)
     if end:
@@ -313,4 +326,4 @@ def find_requests(params) -> QuerySet:
             qs = qs.filter(status__in=OPEN_STATUSES)
         elif wanted == {"closed"}:
             qs = qs.exclude(status__in=OPEN_STATUSES)
-    return qs.order_by("-created_at")[: app_settings.OPEN311_MAX_REQUESTS]
+    return qs.order_by("-created_at")[: app_settings.open311_max_requests()]

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.contrib.gis.geos import Point
 from rest_framework import status as http
 
 from core.api import DomainError
-from kecamatan_boundaries.models import Kecamatan, Kelurahan
+from kecamatan_boundaries.places import Place, PointOutsideCity, place_at
 
 from .models import OPD, Category
 
 
 class OutsideCity(DomainError):
+    """Reports are only taken for places inside the city (422, on the location field)."""
+
     status_code = http.HTTP_422_UNPROCESSABLE_ENTITY
 
     def __init__(self, point: Point):
@@ -24,18 +24,12 @@ class OutsideCity(DomainError):
         )
 
 
-@dataclass(frozen=True)
-class Place:
-    kecamatan: Kecamatan
-    kelurahan: Kelurahan | None
-
-
 def locate(point: Point) -> Place:
     """The current kecamatan and kelurahan at `point` (the boundaries' own rule); OutsideCity if none."""
-    kecamatan = Kecamatan.objects.at(point)
-    if kecamatan is None:
-        raise OutsideCity(point)
-    return Place(kecamatan=kecamatan, kelurahan=Kelurahan.objects.at(point))
+    try:
+        return place_at(point)
+    except PointOutsideCity:
+        raise OutsideCity(point) from None
 
 
 def opd_for(category: Category) -> OPD:

@@ -12,8 +12,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
+from . import settings as app_settings
 from .models import Category, Channel, Report, ReportEvent, ReportMedia, SocialPost, Status
-from .settings import app_settings
 
 
 @extend_schema_field(
@@ -94,7 +94,7 @@ class ReportCreateSerializer(serializers.Serializer):
     )
 
     def validate_description(self, value: str) -> str:
-        limit = app_settings.DESCRIPTION_MAX_CHARS
+        limit = app_settings.description_max_chars()
         if len(value) > limit:
             raise serializers.ValidationError(f"{len(value)} characters; at most {limit} are allowed")
         return value

@@ -13,6 +13,8 @@ from django.dispatch import Signal
 from core import relay
 from core.signals import send_logged
 
+from .models import Report, ReportEvent
+
 report_changed = Signal()
 report_routed = Signal()
 
@@ -21,8 +23,6 @@ REPORT = "incidents.report"
 
 @relay.topic(REPORT)
 def _deliver_report(key: str, data: list[dict]) -> None:
-    from .models import Report, ReportEvent  # noqa: PLC0415
-
     report = Report.objects.filter(pk=int(key)).first()
     if report is None:
         return

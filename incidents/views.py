@@ -15,6 +15,7 @@ from rest_framework_gis.filters import InBBoxFilter
 from rest_framework_gis.pagination import GeoJsonPagination
 
 from . import lifecycle
+from . import settings as app_settings
 from .filters import DistanceFilter, ReportFilter
 from .intake import ReportInput, resolve_category, submit_report
 from .models import Category, Report
@@ -31,7 +32,6 @@ from .serializers import (
     ReportNoteSerializer,
     StatusChangeSerializer,
 )
-from .settings import app_settings
 from .versions import unchanged_since, version_of
 
 REPORT_QS = Report.objects.select_related("category", "opd", "kecamatan", "kelurahan", "duplicate_of")
@@ -43,7 +43,7 @@ class ReportAnonThrottle(AnonRateThrottle):
     scope = "report_intake_anon"
 
     def get_rate(self) -> str:
-        return app_settings.ANON_RATE
+        return app_settings.anon_rate()
 
     def allow_request(self, request, view) -> bool:
         if request.method != "POST":
@@ -59,11 +59,11 @@ class ReportPagination(GeoJsonPagination):
 
     @property
     def page_size(self) -> int:
-        return app_settings.API_PAGE_SIZE
+        return app_settings.api_page_size()
 
     @property
     def max_page_size(self) -> int:
-        return app_settings.API_MAX_PAGE_SIZE
+        return app_settings.api_max_page_size()
 
 
 def client_ref(request) -> str:

@@ -22,7 +22,7 @@ ROOTS = {
 }
 
 
-def _render(fmt: str, kind: str, data, status: int = 200) -> HttpResponse:
+def _render(fmt: str, kind: str, data: list[dict] | dict, status: int = 200) -> HttpResponse:
     if fmt == "xml":
         root, item = ROOTS[kind]
         body = open311.to_xml(root, item, data)
@@ -39,7 +39,7 @@ def _error(fmt: str, code: int, description: str) -> HttpResponse:
 
 
 def _guarded(handler: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    def view(request: HttpRequest, fmt: str, **kwargs) -> HttpResponse:
+    def view(request: HttpRequest, fmt: str, **kwargs: str) -> HttpResponse:
         try:
             return handler(request, fmt, **kwargs)
         except Open311Error as exc:
@@ -56,18 +56,21 @@ def _guarded(handler: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 @require_http_methods(["GET"])
 @_guarded
 def discovery(request: HttpRequest, fmt: str) -> HttpResponse:
+    """GET discovery.{json,xml}: where the endpoint is and who runs it."""
     return _render(fmt, "discovery", open311.discovery(request.build_absolute_uri("/open311/v2/")))
 
 
 @require_http_methods(["GET"])
 @_guarded
 def services(request: HttpRequest, fmt: str) -> HttpResponse:
+    """GET services.{json,xml}: the categories."""
     return _render(fmt, "services", open311.services())
 
 
 @require_http_methods(["GET"])
 @_guarded
 def service_definition(request: HttpRequest, fmt: str, code: str) -> HttpResponse:
+    """GET services/<code>.{json,xml}: a category's extra questions."""
     return _render(fmt, "service_definition", open311.service_definition(code))
 
 
@@ -75,6 +78,7 @@ def service_definition(request: HttpRequest, fmt: str, code: str) -> HttpRespons
 @require_http_methods(["GET", "POST"])
 @_guarded
 def requests_(request: HttpRequest, fmt: str) -> HttpResponse:
+    """GET requests.{json,xml}: find reports; POST: make one (a client's api_key)."""
     if request.method == "POST":
         client = open311.authenticate(request.POST.get("api_key"))
         report = open311.post_request(request.POST, client)
@@ -87,6 +91,7 @@ def requests_(request: HttpRequest, fmt: str) -> HttpResponse:
 @require_http_methods(["GET"])
 @_guarded
 def request_detail(request: HttpRequest, fmt: str, request_id: str) -> HttpResponse:
+    """GET requests/<id>.{json,xml}: one report."""
     found = list(open311.find_requests({"service_request_id": request_id}))
     if not found:
         raise Open311Error(404, f"service request {request_id!r} not found")

@@ -1,9 +1,14 @@
-"""Social webhooks (X/Twitter, Facebook) and the operators' triage queue. Logic: incidents/social.py."""
+"""Social webhooks (X/Twitter, Facebook) and the operators' triage queue.
+
+Logic: incidents/platforms.py (signatures, payloads) and incidents/social.py (posts, triage).
+"""
 
 from __future__ import annotations
 
 import json
+from typing import IO
 
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -11,10 +16,12 @@ from rest_framework import generics, serializers
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import social
+from . import platforms, social
+from . import settings as app_settings
 from .intake import resolve_category
 from .models import SocialPost
 from .permissions import CanTriage
@@ -35,7 +42,7 @@ class RawJSONParser(BaseParser):
 
     media_type = "application/json"
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(self, stream: IO[bytes], media_type: str | None = None, parser_context: dict | None = None) -> bytes:
         return stream.read()
 
 
@@ -46,7 +53,7 @@ def _load(body: bytes) -> dict:
         raise ParseError(f"The body is not valid JSON: {exc}") from exc
 
 
-def _ingest_all(posts: list[social.Post]) -> Response:
+def _ingest_all(posts: list[platforms.Post]) -> Response:
     rows = [social.ingest(p) for p in posts]
     return Response(
         {
@@ -68,20 +75,20 @@ class TwitterWebhook(APIView):
         parameters=[OpenApiParameter("crc_token", str, required=True)],
         responses={200: inline_serializer("TwitterCRC", {"response_token": serializers.CharField()})},
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         token = request.query_params.get("crc_token")
         if not token:
             raise ValidationError({"crc_token": ["required"]})
-        return Response({"response_token": social.twitter_crc_response(token)})
+        return Response({"response_token": platforms.twitter_crc_response(token)})
 
     @extend_schema(
         request={"application/json": {"type": "object"}},
         responses={200: WebhookResult, 400: OpenApiResponse(description="bad JSON"), 403: None, 503: None},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         body = request.body
-        social.verify_twitter(body, request.headers.get("X-Twitter-Webhooks-Signature"))
-        return _ingest_all(social.parse_twitter(_load(body)))
+        platforms.verify_twitter(body, request.headers.get("X-Twitter-Webhooks-Signature"))
+        return _ingest_all(platforms.parse_twitter(_load(body)))
 
 
 class FacebookWebhook(APIView):
@@ -99,8 +106,8 @@ class FacebookWebhook(APIView):
         ],
         responses={200: OpenApiResponse(description="the challenge, as plain text"), 403: None},
     )
-    def get(self, request):
-        expected = social.app_settings.FACEBOOK_VERIFY_TOKEN
+    def get(self, request: Request) -> HttpResponse:
+        expected = app_settings.facebook_verify_token()
         q = request.query_params
         if not expected or q.get("hub.mode") != "subscribe" or q.get("hub.verify_token") != expected:
             return HttpResponse("verification failed", status=403, content_type="text/plain")
@@ -110,10 +117,10 @@ class FacebookWebhook(APIView):
         request={"application/json": {"type": "object"}},
         responses={200: WebhookResult, 400: OpenApiResponse(description="bad JSON"), 403: None, 503: None},
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         body = request.body
-        social.verify_facebook(body, request.headers.get("X-Hub-Signature-256"))
-        return _ingest_all(social.parse_facebook(_load(body)))
+        platforms.verify_facebook(body, request.headers.get("X-Hub-Signature-256"))
+        return _ingest_all(platforms.parse_facebook(_load(body)))
 
 
 class TriageList(generics.ListAPIView):
@@ -122,7 +129,7 @@ class TriageList(generics.ListAPIView):
     serializer_class = SocialPostSerializer
     permission_classes = [CanTriage]
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[SocialPost]:
         state = self.request.query_params.get("state", SocialPost.State.TRIAGE)
         return SocialPost.objects.filter(state=state).select_related("suggested_category", "report").order_by("id")
 
@@ -133,7 +140,7 @@ class TriageReport(APIView):
     permission_classes = [CanTriage]
 
     @extend_schema(request=TriageResolveSerializer, responses={200: SocialPostSerializer})
-    def post(self, request, pk: int):
+    def post(self, request: Request, pk: int) -> Response:
         row = get_object_or_404(SocialPost, pk=pk)
         body = TriageResolveSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -151,7 +158,7 @@ class TriageDismiss(APIView):
         request=inline_serializer("TriageDismiss", {"reason": serializers.CharField(required=False)}),
         responses={200: SocialPostSerializer},
     )
-    def post(self, request, pk: int):
+    def post(self, request: Request, pk: int) -> Response:
         row = get_object_or_404(SocialPost, pk=pk)
         reason = str(request.data.get("reason", ""))[:200] if isinstance(request.data, dict) else ""
         return Response(SocialPostSerializer(social.dismiss_triage(row, actor=request.user, reason=reason)).data)

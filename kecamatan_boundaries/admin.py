@@ -1,16 +1,23 @@
+"""Admin: generations (activate one; upload a boundary file through the same loader as the command) and
+the areas on a map."""
+
 import shutil
 import tempfile
 from pathlib import Path
 
 from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import URLPattern, path
 
 from core.map_admin import MapAdmin
 
+from .files import BoundaryFileError
 from .forms import BoundaryUploadForm
-from .loaders import BoundaryFileError, LoadOptions, activate_generation, load_boundaries, result_table
+from .loaders import activate_generation, load_boundaries
 from .models import Generation, Kecamatan, Kelurahan
+from .reading import LoadOptions, result_table
 
 
 @admin.register(Generation)
@@ -22,7 +29,7 @@ class GenerationAdmin(admin.ModelAdmin):
     change_list_template = "admin/kecamatan_boundaries/generation_changelist.html"
 
     @admin.action(description="Activate the selected generation")
-    def activate(self, request, queryset):
+    def activate(self, request: HttpRequest, queryset: QuerySet[Generation]) -> None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one generation to activate.", messages.ERROR)
             return
@@ -30,7 +37,7 @@ class GenerationAdmin(admin.ModelAdmin):
         activate_generation(generation)
         self.message_user(request, f"{generation} is now current.")
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         extra = [
             path(
                 "upload/",
@@ -40,7 +47,7 @@ class GenerationAdmin(admin.ModelAdmin):
         ]
         return extra + super().get_urls()
 
-    def upload_view(self, request):
+    def upload_view(self, request: HttpRequest) -> TemplateResponse:
         """GIS staff upload page: dry run by default, the same loader as the command."""
         if not request.user.has_perm("kecamatan_boundaries.add_generation"):
             return TemplateResponse(request, "admin/kecamatan_boundaries/upload.html", {"denied": True}, status=403)

@@ -1,11 +1,13 @@
 """First start: load the real Kota Tangerang boundaries through the same loader GIS staff use."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
 
-from .loaders import LoadOptions, load_boundaries
+from .loaders import load_boundaries
 from .models import Generation, Level
+from .reading import LoadOptions
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures" / "kota_tangerang"
 FILES = {
@@ -14,7 +16,7 @@ FILES = {
 }
 
 
-def load_city_boundaries(log=print) -> None:
+def load_city_boundaries(log: Callable[[str], object] = print) -> None:
     """Load each level from fixtures/ unless it already has an active generation."""
     for level, path in FILES.items():
         if Generation.objects.active().for_level(level).exists():
@@ -30,5 +32,6 @@ def load_city_boundaries(log=print) -> None:
         log(f"loaded {len(result.rows)} {level} from {path.name}")
 
 
-def bootstrap(log=print) -> None:
+def bootstrap(log: Callable[[str], object] = print) -> None:
+    """The city's boundaries, as `manage.py bootstrap` loads them on first start."""
     load_city_boundaries(log)

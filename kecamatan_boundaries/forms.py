@@ -1,3 +1,5 @@
+"""The admin upload form: the command's options for one boundary file."""
+
 from django import forms
 
 from .models import Level

@@ -13,17 +13,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from django.conf import settings
 from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
 
 from core.projection import to_metric_transformer
 
+from . import settings as app_settings
 from .models import Generation, Kecamatan, Kelurahan
 
 
 @dataclass(frozen=True)
 class Area:
+    """What a lookup answers: the area's row id, code and name."""
+
     id: int
     code: str
     name: str
@@ -39,7 +41,7 @@ class BoundaryIndex:
         for g in self.geoms:
             shapely.prepare(g)
         self.tree = STRtree(self.geoms)
-        self.tolerance = settings.BOUNDARIES_GAP_TOLERANCE_M if gap_tolerance_m is None else gap_tolerance_m
+        self.tolerance = app_settings.gap_tolerance_m() if gap_tolerance_m is None else gap_tolerance_m
         self._to_metric = to_metric_transformer()
         self._metric = np.array([shapely.transform(g, self._project) for g in self.geoms], dtype=object)
         self._metric_tree = STRtree(self._metric)
@@ -50,6 +52,7 @@ class BoundaryIndex:
 
     @classmethod
     def for_model(cls, model: type[Kecamatan] | type[Kelurahan]) -> BoundaryIndex:
+        """The index of the model's current generation, read from the database once."""
         rows = list(model.objects.current().only("id", "code", "name", "geom"))
         areas = [Area(r.id, r.code, r.name) for r in rows]
         geoms = [shapely.from_wkb(bytes(r.geom.wkb)) for r in rows]
@@ -120,7 +123,8 @@ class CachedIndex:
         self._generation_id: int | None = None
         self._checked_at = 0.0
 
-    def invalidate(self, **kwargs) -> None:
+    def invalidate(self, **kwargs: object) -> None:
+        """Drop the index (a `boundaries_activated` receiver); the next `get` rebuilds it."""
         with self._lock:
             self._index = None
 
@@ -128,6 +132,7 @@ class CachedIndex:
         return Generation.objects.active().for_level(self.level).values_list("id", flat=True).first()
 
     def get(self) -> BoundaryIndex:
+        """The index of the level's active generation (checked every `recheck_s` seconds)."""
         with self._lock:
             now = time.monotonic()
             if self._index is not None and now - self._checked_at > self.recheck_s:

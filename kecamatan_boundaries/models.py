@@ -15,12 +15,17 @@ polygon within BOUNDARIES_GAP_TOLERANCE_M metres; anything further is outside th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.gis.geos import Point
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 
 from core.geo import within_metres
+
+from . import settings as app_settings
 
 
 class Level(models.TextChoices):
@@ -30,6 +35,7 @@ class Level(models.TextChoices):
 
 class GenerationQuerySet(models.QuerySet):
     def active(self) -> GenerationQuerySet:
+        """The current generations (at most one per level)."""
         return self.filter(active=True)
 
     def for_level(self, level: str) -> GenerationQuerySet:
@@ -37,6 +43,8 @@ class GenerationQuerySet(models.QuerySet):
 
 
 class Generation(models.Model):
+    """One load of a level's boundaries; see the module's docstring for why loads are kept."""
+
     level = models.CharField(max_length=16, choices=Level.choices)
     description = models.CharField(max_length=255, blank=True)
     source_name = models.CharField(max_length=255, blank=True, help_text="file the boundaries came from")
@@ -73,17 +81,35 @@ class BoundaryQuerySet(models.QuerySet):
         """Current polygons within `metres` (geodesic) of `point`, nearest first (then lowest code)."""
         return within_metres(self.current(), "geom", point, metres).order_by("distance_m", "code")
 
+    def newest_with_codes(self, codes: Iterable[str]) -> BoundaryQuerySet:
+        """One row per code: the current polygon, else the newest of an older generation (reports keep
+        the rows they were filed under, so their codes outlive a boundary change)."""
+        return self.filter(code__in=list(codes)).order_by("code", "-generation__active", "-id").distinct("code")
+
+    def named(self, value: str) -> BoundaryQuerySet:
+        """Rows whose code is `value` or whose name is it (any case), current generation first."""
+        return self.filter(Q(code=value) | Q(name__iexact=value)).order_by("-generation__active", "-id")
+
+    def with_point_inside(self) -> BoundaryQuerySet:
+        """Annotated `point_inside`: the centre of the polygon's largest inscribed circle, deep inside
+        and far from the small overlaps with its neighbours (where a place name is put on the map)."""
+        table = self.model._meta.db_table
+        centre = RawSQL(f'(ST_MaximumInscribedCircle("{table}"."geom")).center', (), output_field=models.PointField())
+        return self.annotate(point_inside=centre)
+
     def at(self, point: Point) -> Kecamatan | Kelurahan | None:
         """The one polygon a point belongs to, by the rule in this module's docstring."""
         if point.srid and point.srid != settings.STORAGE_SRID:
             point = point.transform(settings.STORAGE_SRID, clone=True)
         found = self.containing(point).first()
         if found is None:
-            found = self.near(point, settings.BOUNDARIES_GAP_TOLERANCE_M).first()
+            found = self.near(point, app_settings.gap_tolerance_m()).first()
         return found
 
 
 class Boundary(models.Model):
+    """An area of one generation; Kecamatan and Kelurahan share its fields and questions."""
+
     generation = models.ForeignKey(Generation, on_delete=models.PROTECT, related_name="+")
     name = models.CharField(max_length=120)
     code = models.CharField(max_length=32, help_text="Kemendagri code, e.g. 36.71.05")

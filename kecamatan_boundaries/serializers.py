@@ -1,3 +1,5 @@
+"""Areas as GeoJSON features, and the point lookup's question and answer."""
+
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 

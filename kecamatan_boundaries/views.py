@@ -1,12 +1,16 @@
+"""The boundaries API: current kecamatan and kelurahan as GeoJSON, and which ones a point is in."""
+
 from django.contrib.gis.geos import Point
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics
 from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .models import Kecamatan, Kelurahan
+from .places import place_at
 from .serializers import (
     KecamatanSerializer,
     KelurahanSerializer,
@@ -65,21 +69,15 @@ class BoundaryLookup(APIView):
             404: OpenApiResponse(description="the point is outside Kota Tangerang"),
         },
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         query = LookupQuerySerializer(data=request.query_params)
         if not query.is_valid():
             raise ValidationError(query.errors)
         lat, lon = query.validated_data["lat"], query.validated_data["lon"]
-        point = Point(lon, lat, srid=4326)
-        kecamatan = Kecamatan.objects.at(point)
-        if kecamatan is None:
-            return Response(
-                {"detail": f"The point (lat {lat}, lon {lon}) is outside Kota Tangerang."},
-                status=status.HTTP_404_NOT_FOUND,
-            )
-        kelurahan = Kelurahan.objects.at(point)
+        place = place_at(Point(lon, lat, srid=4326))
+        kelurahan = place.kelurahan
         body = {
-            "kecamatan": {"code": kecamatan.code, "name": kecamatan.name},
+            "kecamatan": {"code": place.kecamatan.code, "name": place.kecamatan.name},
             "kelurahan": {"code": kelurahan.code, "name": kelurahan.name} if kelurahan else None,
         }
         return Response(body)

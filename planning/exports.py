@@ -21,13 +21,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import geopandas as gpd
+import pandas as pd
+import pyogrio
 import shapely
 from django.conf import settings
 from django.utils import timezone
 
 from .filters import PlanningError, ReportFilter
-from .heatmaps import GridCell, GridSpec, check_metric, density_grid, interactive_map, static_map
-from .stats import METRICS, Stats, area_geometries, compute
+from .grids import GridCell, GridSpec, density_grid
+from .heatmaps import check_metric, interactive_map, static_map
+from .queries import area_geometries
+from .stats import METRICS, Stats, compute
 
 # pyogrio logs "Created N records" at INFO for every layer it writes; that is noise in a command's output.
 logging.getLogger("pyogrio._io").setLevel(logging.WARNING)
@@ -94,16 +99,21 @@ FIELD_NOTES = {
 
 
 class UnknownFormat(PlanningError):
+    """A `format` not in FORMATS (400)."""
+
     def __init__(self, value: str):
         super().__init__(f"Unknown format {value!r}; use one of: {', '.join(FORMATS)}.", field="format")
 
 
 class UnknownLevel(PlanningError):
+    """A `level` not in LEVELS (400)."""
+
     def __init__(self, value: str):
         super().__init__(f"Unknown level {value!r}; use one of: {', '.join(LEVELS)}.", field="level")
 
 
 def check_format(fmt: str | None) -> str:
+    """The export format, lower case; UnknownFormat when it is not one of FORMATS."""
     fmt = (fmt or "").strip().lower()
     if fmt not in FORMATS:
         raise UnknownFormat(fmt)
@@ -111,6 +121,7 @@ def check_format(fmt: str | None) -> str:
 
 
 def check_level(level: str | None) -> str:
+    """The layer of a one-layer format (default kecamatan); UnknownLevel when it is not one of LEVELS."""
     level = (level or "kecamatan").strip().lower()
     if level not in LEVELS:
         raise UnknownLevel(level)
@@ -119,6 +130,8 @@ def check_level(level: str | None) -> str:
 
 @dataclass
 class ExportFile:
+    """A finished file, with the name and type a download gives it."""
+
     content: bytes
     filename: str
     content_type: str
@@ -126,6 +139,8 @@ class ExportFile:
 
 @dataclass
 class Layer:
+    """One map layer as rows and geometries, whatever format writes it."""
+
     name: str
     columns: list[str]
     rows: list[dict]
@@ -161,14 +176,13 @@ def _metadata(stats: Stats, grid: GridSpec) -> dict:
     }
 
 
-def _gdf(layer: Layer):
-    import geopandas as gpd
-
+def _gdf(layer: Layer) -> gpd.GeoDataFrame:
     data = {c: [r.get(c) for r in layer.rows] for c in layer.columns}
     return gpd.GeoDataFrame(data, geometry=layer.geometries, crs=f"EPSG:{settings.STORAGE_SRID}")
 
 
 def to_geojson(stats: Stats, cells: list[GridCell], grid: GridSpec, level: str) -> bytes:
+    """One layer as a FeatureCollection, with the period, filters and city totals as `metadata`."""
     layer = _layer(stats, cells, level)
     features = [
         {"type": "Feature", "geometry": shapely.geometry.mapping(g) if g is not None else None, "properties": row}
@@ -180,9 +194,6 @@ def to_geojson(stats: Stats, cells: list[GridCell], grid: GridSpec, level: str) 
 
 def to_gpkg(stats: Stats, cells: list[GridCell], grid: GridSpec) -> bytes:
     """One GeoPackage with three layers (kecamatan, kelurahan, density_grid) and plain tables."""
-    import pandas as pd
-    import pyogrio
-
     with tempfile.TemporaryDirectory(prefix="planning_") as tmp:
         path = Path(tmp) / "export.gpkg"
         for layer in (_area_layer(stats, "kecamatan"), _area_layer(stats, "kelurahan"), _grid_layer(cells)):
@@ -197,6 +208,7 @@ def to_gpkg(stats: Stats, cells: list[GridCell], grid: GridSpec) -> bytes:
 
 
 def to_shapefile_zip(stats: Stats, cells: list[GridCell], grid: GridSpec, level: str) -> bytes:
+    """One layer as a zipped Shapefile, with fields.txt (the 10-character names) and metadata.json."""
     layer = _layer(stats, cells, level)
     gdf = _gdf(layer).rename(columns={c: SHP_FIELDS.get(c, c[:10]) for c in layer.columns})
     with tempfile.TemporaryDirectory(prefix="planning_") as tmp:
@@ -215,6 +227,7 @@ def to_shapefile_zip(stats: Stats, cells: list[GridCell], grid: GridSpec, level:
 
 
 def to_csv(stats: Stats, cells: list[GridCell], level: str) -> bytes:
+    """One layer's rows, without geometry (empty for no value)."""
     layer = _layer(stats, cells, level)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=layer.columns, extrasaction="ignore", lineterminator="\n")
@@ -226,7 +239,7 @@ def to_csv(stats: Stats, cells: list[GridCell], level: str) -> bytes:
 
 def to_xlsx(stats: Stats, cells: list[GridCell], grid: GridSpec) -> bytes:
     """A workbook with an `about` sheet, a sheet per breakdown, the density grid and field notes."""
-    from openpyxl import Workbook
+    from openpyxl import Workbook  # loaded when a workbook is written, not at every process start
     from openpyxl.styles import Font
 
     wb = Workbook()

@@ -14,7 +14,6 @@ from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q
 from django.utils import timezone
 
 from core.api import DomainError
@@ -202,12 +201,7 @@ def parse_filters(params: Mapping) -> ReportFilter:
     wanted = _values(params, "kecamatan")
     missing = []
     for value in wanted:
-        code = (
-            Kecamatan.objects.filter(Q(code=value) | Q(name__iexact=value))
-            .order_by("-generation__active", "-id")
-            .values_list("code", flat=True)
-            .first()
-        )
+        code = Kecamatan.objects.named(value).values_list("code", flat=True).first()
         if code is None:
             missing.append(value)
         elif code not in kecamatan_codes:

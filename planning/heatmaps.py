@@ -1,40 +1,29 @@
-"""Maps for planners: the point-density grid (binned in SQL), an interactive folium map, a static PNG.
+"""Maps for planners: an interactive folium map and a static PNG, coloured by one metric.
 
-Why bins: a year of reports is a million points; shipping them to a browser or a PNG is slow and
-says less than counts per cell. PostGIS projects each report to UTM 48S (metres) and bins it into
-a hexagon (pointy-top, `cell_m` from centre to corner) or a square (`cell_m` side); only the
-occupied cells come back, each with its count. Cell polygons are then drawn in Python.
-
-The interactive map loads nothing from a CDN: folium's default Leaflet/jQuery/Bootstrap links are
-replaced by our own copies (served from /static/vendor/ when the page is served by the app, or
-inlined for a downloaded HTML file that must open offline). Base-map tiles are optional
-(PLANNING_TILES_URL; "" = none).
+Both draw the same things from the same `stats.Stats` and density grid (`grids.py`): the
+kecamatan choropleth (kelurahan as a second layer), the density of report points, and a legend of
+equal-interval colour classes. The interactive map loads nothing from a CDN (`assets.py`);
+base-map tiles are optional (PLANNING_TILES_URL; "" = none).
 """
 
 from __future__ import annotations
 
-import base64
+import functools
 import html
 import io
-import math
-import re
 from dataclasses import dataclass
-from pathlib import Path
 
+import geopandas as gpd
 import shapely
 from django.conf import settings
-from django.contrib.staticfiles import finders
-from django.templatetags.static import static
 from django.utils import timezone
 
-from core.projection import to_storage_transformer
-
 from . import settings as app_settings
-from .filters import PlanningError, ReportFilter
-from .stats import REPORT_TABLE, Stats, analytic_cursor, area_geometries, where_clause
-
-GRID_KINDS = ("hex", "square")
-SQRT3 = math.sqrt(3.0)
+from .assets import check_no_links_out, css_tag, js_tag, take_assets
+from .filters import PlanningError
+from .grids import GridCell, GridSpec
+from .queries import area_geometries
+from .stats import Stats
 
 # Colour classes of the choropleth (ColorBrewer YlOrRd, 5 classes); zero and "no data" apart.
 CLASS_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
@@ -53,125 +42,6 @@ METRIC_LABELS = {
 }
 
 
-class BadGrid(PlanningError):
-    pass
-
-
-class AssetsMissing(PlanningError):
-    status_code = 503
-
-
-@dataclass(frozen=True)
-class GridSpec:
-    kind: str = "hex"
-    cell_m: float = 500.0
-
-    @property
-    def cell_area_km2(self) -> float:
-        if self.kind == "hex":
-            return 1.5 * SQRT3 * self.cell_m**2 / 1e6
-        return self.cell_m**2 / 1e6
-
-    def describe(self) -> str:
-        shape = "heksagon" if self.kind == "hex" else "persegi"
-        return f"{shape} {self.cell_m:g} m"
-
-
-def parse_grid(kind: str | None, cell_m: str | float | None) -> GridSpec:
-    """A GridSpec from raw values; defaults from PLANNING_GRID_KIND / PLANNING_GRID_CELL_M."""
-    kind = (kind or app_settings.grid_kind()).strip().lower()
-    if kind not in GRID_KINDS:
-        raise BadGrid(f"Unknown grid {kind!r}; use one of: {', '.join(GRID_KINDS)}.", field="grid")
-    if cell_m in (None, ""):
-        size = float(app_settings.grid_cell_m())
-    else:
-        try:
-            size = float(cell_m)
-        except (TypeError, ValueError):
-            raise BadGrid(f"`cell_m` must be a number of metres, not {cell_m!r}.", field="cell_m") from None
-    lo = app_settings.grid_min_cell_m()
-    if not math.isfinite(size) or size < lo or size > 20_000:
-        raise BadGrid(f"`cell_m` must be between {lo:g} and 20000 metres, not {cell_m}.", field="cell_m")
-    return GridSpec(kind, size)
-
-
-@dataclass
-class GridCell:
-    key: str  # "hex:q:r" or "square:ix:iy"
-    lon: float  # centre, EPSG:4326
-    lat: float
-    reports: int
-    per_km2: float
-    geometry: shapely.Polygon  # EPSG:4326
-
-
-def density_grid(f: ReportFilter, grid: GridSpec) -> list[GridCell]:
-    """Reports of the period binned into metric cells by PostGIS; only occupied cells are returned."""
-    where, params = where_clause(f)
-    s = float(grid.cell_m)
-    metric = int(settings.METRIC_SRID)
-    if grid.kind == "square":
-        binning = "floor(x / %s)::bigint AS a, floor(y / %s)::bigint AS b"
-        bin_params = [s, s]
-        source = "p"
-    else:
-        # axial hex coordinates, rounded in cube space (the largest rounding error is recomputed)
-        binning = """
-            CASE WHEN dq > dy AND dq > dr THEN -ry - rr ELSE rq END AS a,
-            CASE WHEN dq > dy AND dq > dr THEN rr WHEN dy > dr THEN rr ELSE -rq - ry END AS b
-        """
-        source = """(
-            SELECT rq, ry, rr, abs(rq - q) AS dq, abs(ry - (-q - r)) AS dy, abs(rr - r) AS dr FROM (
-                SELECT q, r, round(q) AS rq, round(-q - r) AS ry, round(r) AS rr FROM (
-                    SELECT (sqrt(3.0) / 3.0 * x - y / 3.0) / %s AS q, (2.0 / 3.0 * y) / %s AS r FROM p OFFSET 0
-                ) axial
-            ) rounded
-        ) cube"""
-        bin_params = [s, s]
-    sql = f"""
-        WITH p AS (
-            SELECT ST_X(g) AS x, ST_Y(g) AS y
-            -- OFFSET 0 keeps the planner from inlining ST_Transform into every use of x and y below
-            FROM (SELECT ST_Transform(r.location, {metric}) AS g FROM {REPORT_TABLE} r WHERE {where} OFFSET 0) t
-        )
-        SELECT a, b, count(*) FROM (SELECT {binning} FROM {source}) cells GROUP BY a, b ORDER BY a, b
-    """
-    with analytic_cursor() as cur:
-        cur.execute(sql, [*params, *bin_params])
-        rows = cur.fetchall()
-    return _cells(rows, grid)
-
-
-def _cells(rows: list[tuple[int, int, int]], grid: GridSpec) -> list[GridCell]:
-    if not rows:
-        return []
-    s = grid.cell_m
-    to_wgs84 = to_storage_transformer()  # shared by all threads (core/projection.py)
-    polygons, centres, keys, counts = [], [], [], []
-    for a, b, n in rows:
-        a, b = int(a), int(b)
-        if grid.kind == "hex":
-            cx, cy = s * SQRT3 * (a + b / 2.0), s * 1.5 * b
-            ring = [
-                (cx + s * math.cos(math.radians(30 + 60 * i)), cy + s * math.sin(math.radians(30 + 60 * i)))
-                for i in range(6)
-            ]
-        else:
-            cx, cy = (a + 0.5) * s, (b + 0.5) * s
-            ring = [(a * s, b * s), ((a + 1) * s, b * s), ((a + 1) * s, (b + 1) * s), (a * s, (b + 1) * s)]
-        polygons.append(shapely.Polygon(ring))
-        centres.append((cx, cy))
-        keys.append(f"{grid.kind}:{a}:{b}")
-        counts.append(int(n))
-    polygons = shapely.transform(polygons, to_wgs84.transform, interleaved=False)
-    lons, lats = to_wgs84.transform([c[0] for c in centres], [c[1] for c in centres])
-    area = grid.cell_area_km2
-    return [
-        GridCell(key, float(lon), float(lat), n, round(n / area, 3), poly)
-        for key, lon, lat, n, poly in zip(keys, lons, lats, counts, polygons, strict=True)
-    ]
-
-
 # --- colour classes ---------------------------------------------------------------------------
 @dataclass
 class Classes:
@@ -180,6 +50,7 @@ class Classes:
     edges: list[float]
 
     def colour(self, value: float | None) -> str:
+        """The fill of a value; zero and "no data" have colours of their own."""
         if value is None:
             return NO_DATA_COLOUR
         if value == 0 and self.edges[0] >= 0:
@@ -207,6 +78,7 @@ def _fmt(value: float) -> str:
 
 
 def classes_for(values: list[float | None]) -> Classes:
+    """Five classes from 0 (or a negative minimum: change_pct) to the largest value."""
     real = [v for v in values if v is not None]
     if not real or max(real) == min(real) == 0:
         return Classes([0.0])
@@ -218,108 +90,46 @@ def classes_for(values: list[float | None]) -> Classes:
 
 
 def check_metric(metric: str | None) -> str:
+    """The metric the choropleth colours (default per_km2); PlanningError when it is not one of METRIC_LABELS."""
     metric = (metric or "per_km2").strip()
     if metric not in METRIC_LABELS:
         raise PlanningError(f"Unknown metric {metric!r}; use one of: {', '.join(METRIC_LABELS)}.", field="metric")
     return metric
 
 
-# --- interactive map (folium) ------------------------------------------------------------------
-# folium's asset names -> our vendored files (None = not needed by anything we draw).
-LOCAL_JS = {
-    "leaflet": "vendor/leaflet/leaflet.js",
-    "leaflet-heat.js": "vendor/leaflet.heat/leaflet-heat.js",
-    "jquery": None,
-    "bootstrap": None,
-    "awesome_markers": None,
-}
-LOCAL_CSS = {
-    "leaflet_css": "vendor/leaflet/leaflet.css",
-    "bootstrap_css": None,
-    "glyphicons_css": None,
-    "awesome_markers_font_css": None,
-    "awesome_markers_css": None,
-    "awesome_rotate_css": None,
-}
-
-
-def _walk(element):
-    yield element
-    for child in element._children.values():
-        yield from _walk(child)
-
-
-def _local_assets(fmap, mode: str) -> None:
-    """Strip folium's CDN links from every element and load our own copies instead, in order."""
-    css, js = [], []
-    for element in _walk(fmap):
-        for attr, table, found in (("default_css", LOCAL_CSS, css), ("default_js", LOCAL_JS, js)):
-            for name, _url in getattr(element, attr, ()):
-                if name not in table:
-                    raise RuntimeError(f"folium wants {name!r} from a CDN; map it in planning.heatmaps")
-                if table[name] and table[name] not in found:
-                    found.append(table[name])
-            if hasattr(element, attr):
-                setattr(element, attr, [])  # instance attribute: this element links nothing
-    from branca.element import Element
-
-    header = fmap.get_root().header
-    for i, path in enumerate(css):
-        header.add_child(Element(_css_tag(path, mode)), name=f"geoapp_css_{i}")
-    for i, path in enumerate(js):
-        header.add_child(Element(_js_tag(path, mode)), name=f"geoapp_js_{i}")
-
-
-def _static_file(path: str) -> Path:
-    found = finders.find(path)
-    if not found:
-        raise AssetsMissing(f"Front-end file {path} is missing; run `bash scripts/ensure_assets.sh`.")
-    return Path(found)
-
-
-def _js_tag(path: str, mode: str) -> str:
-    if mode == "inline":
-        code = _static_file(path).read_text(encoding="utf-8").replace("</script", "<\\/script")
-        return f"<script>{code}</script>"
-    return f'<script src="{html.escape(static(path))}"></script>'
-
-
-def _css_tag(path: str, mode: str) -> str:
-    if mode == "inline":
-        file = _static_file(path)
-        text = file.read_text(encoding="utf-8")
-
-        def data_uri(match: re.Match) -> str:
-            image = file.parent / match.group(1)
-            if not image.is_file():
-                return match.group(0)
-            return f"url(data:image/png;base64,{base64.b64encode(image.read_bytes()).decode()})"
-
-        text = re.sub(r"url\((images/[\w.-]+\.png)\)", data_uri, text)
-        return f"<style>{text}</style>"
-    return f'<link rel="stylesheet" href="{html.escape(static(path))}"/>'
-
-
-def _legend_element(title: str, subtitle: str, classes: Classes, grid: GridSpec):
+# --- the interactive map (folium) --------------------------------------------------------------
+@functools.cache
+def _legend_element() -> type:
+    """The legend's element class, made on first use (branca comes with folium, loaded when a map is
+    drawn). branca's way to a custom element: a MacroElement subclass with its own template, whose
+    html macro lands in the page after the map."""
     from branca.element import MacroElement, Template
 
+    class Legend(MacroElement):
+        _template = Template("{% macro html(this, kwargs) %}{{ this.body }}{% endmacro %}")
+
+        def __init__(self, body: str):
+            super().__init__()
+            self.body = body
+
+    return Legend
+
+
+def _legend_html(title: str, subtitle: str, classes: Classes, grid: GridSpec) -> str:
     rows = "".join(
         f'<div><span style="display:inline-block;width:14px;height:14px;background:{colour};'
         f'border:1px solid #777;margin-right:6px;vertical-align:middle"></span>{html.escape(label)}</div>'
         for colour, label in classes.legend()
     )
-    body = (
+    return (
         '<div id="planning-legend" style="position:fixed;bottom:24px;left:12px;z-index:9999;background:#fff;'
         'padding:8px 10px;border:1px solid #999;border-radius:4px;font:12px/1.4 sans-serif;max-width:320px">'
         f"<b>{html.escape(title)}</b><br><span>{html.escape(subtitle)}</span>{rows}"
         f"<div style='margin-top:4px;color:#555'>Grid kepadatan: {html.escape(grid.describe())}</div></div>"
     )
-    legend = MacroElement()
-    legend._template = Template("{% macro html(this, kwargs) %}" + body + "{% endmacro %}")
-    return legend
 
 
-def _display(value) -> str:
+def _display(value: object) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
@@ -366,8 +176,9 @@ GRID_LAYER_NAME = "Grid kepadatan"
 def interactive_map(
     stats: Stats, cells: list[GridCell], grid: GridSpec, *, metric: str = "per_km2", assets: str = "static"
 ) -> str:
-    """The folium map as one HTML document. assets="static" links /static/vendor/; "inline" embeds them."""
-    import folium
+    """The folium map as one HTML document. assets="static" links /static/vendor/; "inline" embeds them
+    (a downloaded file that opens offline)."""
+    import folium  # ~1 s to import: loaded when a map is drawn, not at every process start
     from folium.plugins import HeatMap
 
     metric = check_metric(metric)
@@ -376,10 +187,13 @@ def interactive_map(
     bounds = shapely.union_all([shapely.from_wkb(w) for w in kec_geoms.values()]).bounds if kec_geoms else None
 
     fmap = folium.Map(location=[-6.18, 106.63], zoom_start=12, tiles=None, control_scale=True)
+    layers: list = []  # every element added to the map, for take_assets
     if app_settings.tiles_url():
-        folium.TileLayer(
-            tiles=app_settings.tiles_url(), attr=app_settings.tiles_attribution(), name="Peta dasar / base map"
-        ).add_to(fmap)
+        layers.append(
+            folium.TileLayer(
+                tiles=app_settings.tiles_url(), attr=app_settings.tiles_attribution(), name="Peta dasar / base map"
+            )
+        )
 
     kec_classes = classes_for([r.get(metric) for r in stats.kecamatan])
     fields, aliases = zip(*TOOLTIP_FIELDS, strict=True)
@@ -387,76 +201,94 @@ def interactive_map(
     def style(feature):
         return {"fillColor": feature["properties"]["_fill"], "color": "#444", "weight": 1.2, "fillOpacity": 0.7}
 
-    folium.GeoJson(
-        _area_features(stats.kecamatan, kec_geoms, metric, kec_classes),
-        name=CHOROPLETH_NAME,
-        style_function=style,
-        highlight_function=lambda f: {"weight": 3, "color": "#000"},
-        tooltip=folium.GeoJsonTooltip(fields=list(fields), aliases=list(aliases), sticky=True),
-    ).add_to(fmap)
+    kec_tooltip = folium.GeoJsonTooltip(fields=list(fields), aliases=list(aliases), sticky=True)
+    layers.append(
+        folium.GeoJson(
+            _area_features(stats.kecamatan, kec_geoms, metric, kec_classes),
+            name=CHOROPLETH_NAME,
+            style_function=style,
+            highlight_function=lambda f: {"weight": 3, "color": "#000"},
+            tooltip=kec_tooltip,
+        )
+    )
 
     kel_classes = classes_for([r.get(metric) for r in stats.kelurahan])
-    folium.GeoJson(
-        _area_features(stats.kelurahan, kel_geoms, metric, kel_classes),
-        name=KELURAHAN_LAYER_NAME,
-        show=False,
-        style_function=style,
-        highlight_function=lambda f: {"weight": 3, "color": "#000"},
-        tooltip=folium.GeoJsonTooltip(
-            fields=["name", "code", "kecamatan_code", *fields[2:]],
-            aliases=["Kelurahan", "Kode", "Kecamatan", *aliases[2:]],
-            sticky=True,
-        ),
-    ).add_to(fmap)
+    kel_tooltip = folium.GeoJsonTooltip(
+        fields=["name", "code", "kecamatan_code", *fields[2:]],
+        aliases=["Kelurahan", "Kode", "Kecamatan", *aliases[2:]],
+        sticky=True,
+    )
+    layers.append(
+        folium.GeoJson(
+            _area_features(stats.kelurahan, kel_geoms, metric, kel_classes),
+            name=KELURAHAN_LAYER_NAME,
+            show=False,
+            style_function=style,
+            highlight_function=lambda f: {"weight": 3, "color": "#000"},
+            tooltip=kel_tooltip,
+        )
+    )
 
     peak = max((c.reports for c in cells), default=0)
     heat = [[round(c.lat, 6), round(c.lon, 6), round(c.reports / peak, 4)] for c in cells] if peak else []
-    HeatMap(heat, name=HEATMAP_NAME, radius=22, blur=18, min_opacity=0.25, max_zoom=14).add_to(fmap)
+    layers.append(HeatMap(heat, name=HEATMAP_NAME, radius=22, blur=18, min_opacity=0.25, max_zoom=14))
 
     grid_classes = classes_for([float(c.reports) for c in cells])
-    folium.GeoJson(
-        {
-            "type": "FeatureCollection",
-            "features": [
-                {
-                    "type": "Feature",
-                    "geometry": shapely.geometry.mapping(c.geometry),
-                    "properties": {
-                        "reports": c.reports,
-                        "per_km2": c.per_km2,
-                        "_fill": grid_classes.colour(float(c.reports)),
-                    },
-                }
-                for c in cells
-            ],
-        },
-        name=f"{GRID_LAYER_NAME} ({grid.describe()})",
-        show=False,
-        style_function=lambda f: {
-            "fillColor": f["properties"]["_fill"],
-            "color": "#666",
-            "weight": 0.4,
-            "fillOpacity": 0.6,
-        },
-        tooltip=folium.GeoJsonTooltip(fields=["reports", "per_km2"], aliases=["Laporan", "Per km²"]) if cells else None,
-    ).add_to(fmap)
-
-    folium.LayerControl(collapsed=False).add_to(fmap)
-    fmap.get_root().add_child(
-        _legend_element(METRIC_LABELS[metric], stats.filters.describe(), kec_classes, grid), name="planning_legend"
+    grid_tooltip = (
+        folium.GeoJsonTooltip(fields=["reports", "per_km2"], aliases=["Laporan", "Per km²"]) if cells else None
     )
+    layers.append(
+        folium.GeoJson(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "geometry": shapely.geometry.mapping(c.geometry),
+                        "properties": {
+                            "reports": c.reports,
+                            "per_km2": c.per_km2,
+                            "_fill": grid_classes.colour(float(c.reports)),
+                        },
+                    }
+                    for c in cells
+                ],
+            },
+            name=f"{GRID_LAYER_NAME} ({grid.describe()})",
+            show=False,
+            style_function=lambda f: {
+                "fillColor": f["properties"]["_fill"],
+                "color": "#666",
+                "weight": 0.4,
+                "fillOpacity": 0.6,
+            },
+            tooltip=grid_tooltip,
+        )
+    )
+    layers.append(folium.LayerControl(collapsed=False))
+    for layer in layers:
+        layer.add_to(fmap)
+
+    page = fmap.get_root()
+    legend = _legend_html(METRIC_LABELS[metric], stats.filters.describe(), kec_classes, grid)
+    page.add_child(_legend_element()(legend), name="planning_legend")
     if bounds:
         fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    fmap.get_root().title = f"Peta laporan {stats.filters.describe()}"
-    _local_assets(fmap, assets)
-    return fmap.get_root().render()
+    page.title = f"Peta laporan {stats.filters.describe()}"
+    css, js = take_assets([fmap, *layers, kec_tooltip, kel_tooltip, grid_tooltip])
+    for i, path in enumerate(css):
+        page.header.add_child(folium.Element(css_tag(path, assets)), name=f"geoapp_css_{i}")
+    for i, path in enumerate(js):
+        page.header.add_child(folium.Element(js_tag(path, assets)), name=f"geoapp_js_{i}")
+    rendered = page.render()
+    check_no_links_out(rendered)
+    return rendered
 
 
-# --- static map (matplotlib) ------------------------------------------------------------------
+# --- the static map (matplotlib) -----------------------------------------------------------------
 def static_map(stats: Stats, cells: list[GridCell], grid: GridSpec, *, metric: str = "per_km2") -> bytes:
     """A PNG for reports and slides: the choropleth beside the density grid, drawn in UTM 48S."""
-    import geopandas as gpd
-    import matplotlib
+    import matplotlib  # loaded when a PNG is drawn; the Agg backend is chosen before pyplot is imported
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

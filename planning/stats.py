@@ -25,21 +25,19 @@ Definitions (the same in every export):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import connection, transaction
 from django.utils import timezone
 
 from incidents.models import OPD, Category
-from kecamatan_boundaries.models import Kecamatan, Kelurahan
+from kecamatan_boundaries.models import Boundary, Kecamatan, Kelurahan
 
 from . import settings as app_settings
 from .filters import ReportFilter
+from .queries import REPORT_TABLE, analytic_cursor, where_clause
 
-REPORT_TABLE = "incidents_report"
 METRICS = (
     "reports",
     "share_pct",
@@ -56,43 +54,6 @@ METRICS = (
     "resolve_over_target_pct",
 )
 WEEKDAYS = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")  # ISO 1..7 (Monday first)
-
-
-@contextmanager
-def analytic_cursor() -> Iterator:
-    """A cursor for one aggregation query, with PostgreSQL's JIT off for the transaction.
-
-    PostGIS declares its functions expensive, so the planner's cost for a scan of a year of
-    reports crosses jit_above_cost and PostgreSQL spends ~1.2 s compiling the query (measured with
-    EXPLAIN ANALYZE in bench_heatmap) to save milliseconds of arithmetic. Its sorts (one per
-    breakdown, plus the percentiles) get PLANNING_WORK_MEM instead of spilling to disk.
-    """
-    with transaction.atomic(), connection.cursor() as cur:
-        cur.execute("SET LOCAL jit = off")
-        cur.execute("SELECT set_config('work_mem', %s, true)", [app_settings.work_mem()])
-        yield cur
-
-
-def where_clause(f: ReportFilter, alias: str = "r", *, since: datetime | None = None) -> tuple[str, list]:
-    """SQL condition and parameters selecting the filtered reports from `since` (default: the period start)."""
-    sql = [f"{alias}.created_at >= %s", f"{alias}.created_at < %s"]
-    params: list = [since or f.start, f.end]
-    if f.category_ids:
-        sql.append(f"{alias}.category_id = ANY(%s)")
-        params.append(list(f.category_ids))
-    if f.opd_ids:
-        sql.append(f"{alias}.opd_id = ANY(%s)")
-        params.append(list(f.opd_ids))
-    if f.statuses:
-        sql.append(f"{alias}.status = ANY(%s)")
-        params.append(list(f.statuses))
-    if f.channels:
-        sql.append(f"{alias}.channel = ANY(%s)")
-        params.append(list(f.channels))
-    if f.kecamatan:
-        sql.append(f"{alias}.kecamatan_id IN (SELECT id FROM {Kecamatan._meta.db_table} WHERE code = ANY(%s))")
-        params.append(list(f.kecamatan))
-    return " AND ".join(sql), params
 
 
 # Grouping sets, in the order of the GROUPING() bit mask below (kec, kel, cat, opd, hour, dow):
@@ -121,7 +82,7 @@ _AGGREGATES = """
 """
 
 
-def _aggregate_sql(f: ReportFilter, sets: Iterable[str] = tuple(_SETS)) -> tuple[str, list]:
+def aggregate_sql(f: ReportFilter, sets: Iterable[str] = tuple(_SETS)) -> tuple[str, list]:
     """The one-pass aggregation; `sets` picks breakdowns (the benchmark times the kecamatan one alone)."""
     where, params = where_clause(f, since=f.previous_start)
     tz = app_settings.timezone_name()
@@ -257,20 +218,63 @@ class Stats:
         }
 
 
-def _areas(model, codes: Iterable[str], extra_fields: tuple[str, ...] = ()) -> list[dict]:
+def _areas(model: type[Boundary], codes: Iterable[str], extra_fields: tuple[str, ...] = ()) -> list[dict]:
     """Current areas plus, for codes only found on older generations, their newest row."""
     fields = ("id", "code", "name", "area_km2", *extra_fields)
     rows = {r["code"]: r for r in model.objects.current().order_by("code").values(*fields)}
     missing = set(codes) - set(rows) - {None}
     if missing:
-        for r in model.objects.filter(code__in=missing).order_by("code", "-id").values(*fields):
+        for r in model.objects.newest_with_codes(missing).values(*fields):
             rows.setdefault(r["code"], r)
     return [rows[c] for c in sorted(rows)]
 
 
 def compute(f: ReportFilter) -> Stats:
     """All breakdowns for `f`, with a zero row for every area, category, OPD, hour and weekday."""
-    sql, params = _aggregate_sql(f)
+    groups = _groups(f)
+    city_raw = groups["city"].get(None)
+    total = int(city_raw["reports"]) if city_raw else 0
+    unplaced_raw = groups["kecamatan"].get(None)
+
+    kec_areas = _areas(Kecamatan, groups["kecamatan"].keys())
+    if f.kecamatan:
+        kec_areas = [a for a in kec_areas if a["code"] in f.kecamatan]
+    kel_areas = _areas(Kelurahan, groups["kelurahan"].keys(), ("kecamatan_code",))
+    if f.kecamatan:
+        kel_areas = [a for a in kel_areas if a["kecamatan_code"] in f.kecamatan]
+    categories = _categories(f, groups["category"])
+    opds = _opds(f, groups["opd"])
+
+    return Stats(
+        filters=f,
+        generated_at=timezone.now(),
+        city=_metrics(city_raw, total),
+        unplaced=int(unplaced_raw["reports"]) if unplaced_raw else 0,
+        kecamatan=_area_rows(kec_areas, groups["kecamatan"], total),
+        kelurahan=_area_rows(kel_areas, groups["kelurahan"], total, ("kecamatan_code",)),
+        category=[
+            {
+                "code": c.code,
+                "name": c.name_id,
+                "opd": c.opd.code,
+                "target_dispatch_min": c.target_dispatch_minutes,
+                "target_resolve_min": c.target_resolve_minutes,
+                **_metrics(groups["category"].get(c.id), total),
+            }
+            for c in categories
+        ],
+        opd=[{"code": o.code, "name": o.name, **_metrics(groups["opd"].get(o.id), total)} for o in opds],
+        hour=[{"hour": h, **_metrics(groups["hour"].get(h), total)} for h in range(24)],
+        weekday=[
+            {"isodow": d, "day": WEEKDAYS[d - 1], **_metrics(groups["weekday"].get(d), total)} for d in range(1, 8)
+        ],
+        kecamatan_category=_pivot(kec_areas, categories, groups["kecamatan_category"]),
+    )
+
+
+def _groups(f: ReportFilter) -> dict[str, dict]:
+    """The aggregate rows of every breakdown, keyed by the group's value (None for the city)."""
+    sql, params = aggregate_sql(f)
     groups: dict[str, dict] = {name: {} for name in _SETS}
     with analytic_cursor() as cur:
         cur.execute(sql, params)
@@ -289,118 +293,59 @@ def compute(f: ReportFilter) -> Stats:
                 "kecamatan_category": (row["kec"], row["cat"]),
             }[name]
             groups[name][key] = row
+    return groups
 
-    city_raw = groups["city"].get(None)
-    total = int(city_raw["reports"]) if city_raw else 0
-    city = _metrics(city_raw, total)
-    unplaced_raw = groups["kecamatan"].get(None)
-    unplaced = int(unplaced_raw["reports"]) if unplaced_raw else 0
 
-    kecamatan_rows = []
-    kec_areas = _areas(Kecamatan, groups["kecamatan"].keys())
-    if f.kecamatan:
-        kec_areas = [a for a in kec_areas if a["code"] in f.kecamatan]
-    for area in kec_areas:
-        m = _metrics(groups["kecamatan"].get(area["code"]), total)
+def _area_rows(areas: list[dict], raw: dict, total: int, extra_fields: tuple[str, ...] = ()) -> list[dict]:
+    rows = []
+    for area in areas:
+        m = _metrics(raw.get(area["code"]), total)
         per_km2 = _round(m["reports"] / area["area_km2"], 3) if area["area_km2"] else None
-        kecamatan_rows.append(
+        rows.append(
             {
                 "code": area["code"],
                 "name": area["name"],
+                **{k: area[k] for k in extra_fields},
                 "area_km2": _round(area["area_km2"], 3),
                 "per_km2": per_km2,
                 **m,
             }
         )
+    return rows
 
-    kelurahan_rows = []
-    kel_areas = _areas(Kelurahan, groups["kelurahan"].keys(), ("kecamatan_code",))
-    if f.kecamatan:
-        kel_areas = [a for a in kel_areas if a["kecamatan_code"] in f.kecamatan]
-    for area in kel_areas:
-        m = _metrics(groups["kelurahan"].get(area["code"]), total)
-        per_km2 = _round(m["reports"] / area["area_km2"], 3) if area["area_km2"] else None
-        kelurahan_rows.append(
-            {
-                "code": area["code"],
-                "name": area["name"],
-                "kecamatan_code": area["kecamatan_code"],
-                "area_km2": _round(area["area_km2"], 3),
-                "per_km2": per_km2,
-                **m,
-            }
-        )
 
+def _categories(f: ReportFilter, raw: dict) -> list[Category]:
+    """The categories the filter asks for (all, or those of its OPDs), plus any that have reports."""
     categories = Category.objects.select_related("opd").order_by("sort_order", "code")
     if f.category_ids:
         categories = categories.filter(id__in=f.category_ids)
     elif f.opd_ids:
         categories = categories.filter(opd_id__in=f.opd_ids)
-    wanted_categories = {c.id: c for c in categories}
-    seen = set(groups["category"]) - set(wanted_categories) - {None}
-    wanted_categories.update({c.id: c for c in Category.objects.select_related("opd").filter(id__in=seen)})
-    category_rows = [
-        {
-            "code": c.code,
-            "name": c.name_id,
-            "opd": c.opd.code,
-            "target_dispatch_min": c.target_dispatch_minutes,
-            "target_resolve_min": c.target_resolve_minutes,
-            **_metrics(groups["category"].get(c.id), total),
-        }
-        for c in wanted_categories.values()
-    ]
+    wanted = {c.id: c for c in categories}
+    seen = set(raw) - set(wanted) - {None}
+    wanted.update({c.id: c for c in Category.objects.select_related("opd").filter(id__in=seen)})
+    return list(wanted.values())
 
+
+def _opds(f: ReportFilter, raw: dict) -> list[OPD]:
+    """The OPDs the filter asks for (all when none), plus any that have reports."""
     opds = OPD.objects.order_by("code")
     if f.opd_ids:
         opds = opds.filter(id__in=f.opd_ids)
-    wanted_opds = {o.id: o for o in opds}
-    seen = set(groups["opd"]) - set(wanted_opds) - {None}
-    wanted_opds.update({o.id: o for o in OPD.objects.filter(id__in=seen)})
-    opd_rows = [
-        {"code": o.code, "name": o.name, **_metrics(groups["opd"].get(o.id), total)} for o in wanted_opds.values()
-    ]
+    wanted = {o.id: o for o in opds}
+    seen = set(raw) - set(wanted) - {None}
+    wanted.update({o.id: o for o in OPD.objects.filter(id__in=seen)})
+    return list(wanted.values())
 
-    hour_rows = [{"hour": h, **_metrics(groups["hour"].get(h), total)} for h in range(24)]
-    weekday_rows = [
-        {"isodow": d, "day": WEEKDAYS[d - 1], **_metrics(groups["weekday"].get(d), total)} for d in range(1, 8)
-    ]
 
+def _pivot(areas: list[dict], categories: list[Category], raw: dict) -> list[dict]:
+    """Per kecamatan: one count per category code, and the total."""
     pivot = []
-    for area in kec_areas:
+    for area in areas:
         row = {"code": area["code"], "name": area["name"]}
-        for c in wanted_categories.values():
-            raw = groups["kecamatan_category"].get((area["code"], c.id))
-            row[c.code] = int(raw["reports"]) if raw else 0
+        for c in categories:
+            found = raw.get((area["code"], c.id))
+            row[c.code] = int(found["reports"]) if found else 0
         row["total"] = sum(v for k, v in row.items() if k not in ("code", "name"))
         pivot.append(row)
-
-    return Stats(
-        filters=f,
-        generated_at=timezone.now(),
-        city=city,
-        unplaced=unplaced,
-        kecamatan=kecamatan_rows,
-        kelurahan=kelurahan_rows,
-        category=category_rows,
-        opd=opd_rows,
-        hour=hour_rows,
-        weekday=weekday_rows,
-        kecamatan_category=pivot,
-    )
-
-
-def area_geometries(level: str, codes: Iterable[str]) -> dict[str, bytes]:
-    """WKB (EPSG:4326) of the areas with these codes: the current polygon, else the newest older one."""
-    model = {"kecamatan": Kecamatan, "kelurahan": Kelurahan}[level]
-    table = model._meta.db_table
-    codes = list(codes)
-    sql = f"""
-        SELECT DISTINCT ON (a.code) a.code, ST_AsBinary(a.geom)
-        FROM {table} a JOIN kecamatan_boundaries_generation g ON g.id = a.generation_id
-        WHERE a.code = ANY(%s)
-        ORDER BY a.code, g.active DESC, a.id DESC
-    """
-    with connection.cursor() as cur:
-        cur.execute(sql, [codes])
-        return {code: bytes(wkb) for code, wkb in cur.fetchall()}
+    return pivot

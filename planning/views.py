@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlencode
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -13,7 +15,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import BasePermission
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -24,25 +27,30 @@ from kecamatan_boundaries.models import Kecamatan
 from . import exports
 from . import settings as app_settings
 from .filters import PlanningError, parse_filters
-from .heatmaps import GRID_KINDS, METRIC_LABELS, check_metric, density_grid, interactive_map, parse_grid
+from .grids import GRID_KINDS, density_grid, parse_grid
+from .heatmaps import METRIC_LABELS, check_metric, interactive_map
 from .serializers import PlanningStatsSerializer
 from .stats import compute
 
 
-def is_planner(user) -> bool:
+def is_planner(user: AbstractBaseUser | AnonymousUser | None) -> bool:
     """Planners (the `planner` role group), staff and superusers."""
     return bool(user and user.is_authenticated and user.is_active and (user.is_staff or has_role(user, PLANNER)))
 
 
 class IsPlanner(BasePermission):
+    """The statistics and exports are for planners and staff (aggregates, but of the whole city)."""
+
     message = "Only planners (role `planner`) and staff may read planning statistics and exports."
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         return is_planner(request.user)
 
 
-def _planner_page(view):
-    def wrapped(request: HttpRequest, *args, **kwargs):
+def _planner_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A page for planners: signed-out visitors go to the login, other roles get a 403."""
+
+    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), app_settings.login_url())
         if not is_planner(request.user):
@@ -122,7 +130,9 @@ FILTER_PARAMETERS = [
 class IgnoreFormatParameter(DefaultContentNegotiation):
     """`?format=` names the export file format here, not a DRF renderer: always answer errors in JSON."""
 
-    def select_renderer(self, request, renderers, format_suffix=None):
+    def select_renderer(
+        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
         return renderers[0], renderers[0].media_type
 
 
@@ -139,7 +149,7 @@ class PlanningStats(APIView):
         },
         tags=["planning"],
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         return Response(compute(parse_filters(request.query_params)).as_dict())
 
 
@@ -167,7 +177,7 @@ class PlanningExport(APIView):
         },
         tags=["planning"],
     )
-    def get(self, request):
+    def get(self, request: Request) -> HttpResponse:
         params = request.query_params
         fmt = exports.check_format(params.get("format"))
         f = parse_filters(params)

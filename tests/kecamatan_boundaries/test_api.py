@@ -9,7 +9,7 @@ import requests
 from django.contrib.auth.models import Permission, User
 
 from kecamatan_boundaries.models import Generation, Kecamatan
-from tests.kecamatan_boundaries.test_loaders import big_kecamatan_zip
+from tests.kecamatan_boundaries.samples import big_kecamatan_zip
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -17,7 +17,8 @@ from PIL import Image
 
 from planning.exports import FORMATS, UnknownFormat, UnknownLevel, build_export
 from planning.filters import parse_filters
-from planning.heatmaps import CHOROPLETH_NAME, HEATMAP_NAME, GridSpec
+from planning.grids import GridSpec
+from planning.heatmaps import CHOROPLETH_NAME, HEATMAP_NAME
 
 from .conftest import PERIOD, SECRET_EMAIL, SECRET_HANDLE, SECRET_NAME, SECRET_PHONE, expected, in_period
 

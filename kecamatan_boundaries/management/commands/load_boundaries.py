@@ -1,9 +1,24 @@
 """Load a boundary file for GIS staff: a dry run that prints a table unless --commit is given."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 from tqdm import tqdm
 
-from kecamatan_boundaries.loaders import BoundaryFileError, LoadOptions, load_boundaries, result_table
+from kecamatan_boundaries.files import BoundaryFileError
+from kecamatan_boundaries.loaders import load_boundaries
+from kecamatan_boundaries.reading import LoadOptions, result_table
+
+
+class _ProgressStream:
+    """The command's stderr as tqdm writes to it: no newline added, no error colour."""
+
+    def __init__(self, wrapper: OutputWrapper):
+        self.wrapper = wrapper
+
+    def write(self, text: str) -> None:
+        self.wrapper.write(text, style_func=lambda s: s, ending="")
+
+    def flush(self) -> None:
+        self.wrapper.flush()
 
 
 class Command(BaseCommand):
@@ -42,7 +57,7 @@ class Command(BaseCommand):
         def progress(done: int, total: int) -> None:
             nonlocal bar
             if bar is None:
-                bar = tqdm(total=total, desc="checking features", unit="feature", file=self.stderr._out)
+                bar = tqdm(total=total, desc="checking features", unit="feature", file=_ProgressStream(self.stderr))
             bar.update(done - bar.n)
 
         try:

@@ -14,7 +14,8 @@ from tqdm import tqdm
 
 from planning.exports import FORMATS, LEVELS, STEPS, build_export, check_format
 from planning.filters import PlanningError, parse_filters
-from planning.heatmaps import GRID_KINDS, METRIC_LABELS, parse_grid
+from planning.grids import GRID_KINDS, parse_grid
+from planning.heatmaps import METRIC_LABELS
 
 
 class Command(BaseCommand):
