@@ -1,6 +1,6 @@
 """The supervisors' phone app on the server side: shift, pings from the browser, orders.
 
-Pings from the field app go through tracking's one pipeline (`tracking.pipeline.ingest`) as a
+Pings from the field app go through tracking's one pipeline (`tracking.ingest.pipeline.ingest`) as a
 device named `web-<supervisor id>`, made on first use: the browser is signed in with the
 supervisor's session, so it needs no device token. A batch the phone buffered offline is
 uploaded with the original GPS times; the pipeline sorts it, drops duplicates (a resent batch is
@@ -42,8 +42,8 @@ def web_device(supervisor):
 
 def upload_pings(supervisor, body) -> dict:
     """Store a batch of browser fixes; answers per index like the tracking API."""
-    from tracking.pipeline import ingest
-    from tracking.protocols import decode_native
+    from tracking.ingest.pipeline import ingest
+    from tracking.protocols.native import decode_native
 
     pings = body.get("pings") if isinstance(body, dict) else body
     if not isinstance(pings, list) or not pings:

@@ -26,20 +26,15 @@ from core.api import DomainError
 from . import attendance, presence
 from . import settings as ts
 from .access import CanSeeAttendance, CanSeeSupervisors
+from .auth import authenticate, basic_auth, bearer_token
+from .errors import MalformedPing
+from .ingest.pipeline import IngestResult, ingest
+from .ingest.upload import REFUSING_REASONS
 from .models import Supervisor
 from .parsers import FastJSONParser, NativeBatchParser
-from .pipeline import REFUSING_REASONS, IngestResult, ingest
-from .protocols import (
-    MalformedPing,
-    authenticate,
-    basic_auth,
-    bearer_token,
-    decode_native,
-    decode_native_json,
-    decode_osmand,
-    decode_owntracks,
-    owntracks_identity,
-)
+from .protocols.native import decode_native, decode_native_json
+from .protocols.osmand import decode_osmand
+from .protocols.owntracks import decode_owntracks, owntracks_identity
 from .renderers import CSVRenderer, XLSXRenderer
 from .serializers import IngestResultSerializer, PingSerializer, SupervisorFeatureSerializer
 
