@@ -32,10 +32,9 @@ def _positions_of_one_batch() -> Iterator[None]:
         _batch.positions = {}
 
 
-
 def read_positions(keys: list[str]) -> None:
     """The batch's positions, with their supervisors and OPDs, in one query instead of one per
-    delivery (~30 supervisors' changes in a batch of 50 rows), for both topics below."""
+    delivery (~30 supervisors' changes in a batch of 50 rows), for both topics."""
     rows = LatestPosition.objects.select_related("supervisor__opd").filter(pk__in=[int(k) for k in keys])
     _batch.positions = {p.pk: p for p in rows}
 

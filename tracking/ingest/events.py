@@ -43,9 +43,9 @@ def record(upload: Upload) -> None:
 
 
 def insert(supervisor_id: int, events: list[Event], fixes: FixBatch, created: datetime) -> None:
-    """The kecamatan/geofence events (fix index, kind, fields) in one prepared statement: what
-    `bulk_create` wrote, without a model instance and a GEOS point per event (~0.3 ms per upload
-    that crosses a border)."""
+    """The kecamatan/geofence events (row in `fixes`, kind, fields) in one prepared statement: what
+    `bulk_create` would write, without a model instance and a GEOS point per event (~0.3 ms per
+    upload that crosses a border)."""
     at = [i for i, _kind, _extra in events]
     with prepared.cursor() as cur:
         cur.execute(

@@ -21,6 +21,11 @@ load much slower (requests hold their connection and the supervisor's lock longe
 wait for the GIL): `make loadtest` decides such changes, not the bench alone.
 Signals (`position_updated`, `presence_changed`) go out once per batch, after commit, with the
 final position, so the receivers of other apps run once per batch, never per fix.
+
+A phone's usual upload (a batch in the common shape, newer than anything stored) and every other
+request run the same stages; they part at one seam each: decoding (protocols/native.py:
+`decode_native_json` straight from the bytes, else `decode_native`) and the history read
+(history.py: from the latest position, else from the history).
 """
 
 from __future__ import annotations

@@ -136,4 +136,3 @@ def flags(values: list[Any]) -> np.ndarray:
     if kinds <= {bool, type(None)}:
         return np.array(values, dtype=bool) if bool in kinds else np.zeros(len(values), dtype=bool)  # None = False
     return np.fromiter((flag(v) for v in values), dtype=bool, count=len(values))
-

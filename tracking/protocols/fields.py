@@ -73,7 +73,6 @@ def flag(value: Any) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
-
 def fix_or_problem(index: int, build: Callable[[], Fix]) -> Fix | Problem:
     """The fix `build` reads, or the ping's problem (the first bad field, named)."""
     try:

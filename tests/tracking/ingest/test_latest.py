@@ -125,7 +125,7 @@ WINDOW_US, EXIT_PINGS, EXIT_DWELL_US = 300_000_000, 3, 120_000_000
 
 
 def step_by_step(track: Track, times, kecs, gfs, inside):
-    """The fix-by-fix loop the pipeline used before `walk` (the reference)."""
+    """Stepping through every fix, one by one: the reference `walk` must equal."""
     had, prev_t, prev_kec, prev_gf, prev_in = track.had, track.t, track.kec, track.gf, track.inside
     out_since, out_count, confirmed = track.out_since, track.out_count, track.confirmed
     events = []

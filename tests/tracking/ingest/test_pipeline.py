@@ -91,8 +91,8 @@ def test_batch_with_bad_pings_stores_good_ones_and_names_bad_by_index(client, su
 
 def test_the_uploads_small_statements_are_prepared_on_the_server(city, t0):
     """core/prepared.py asks psycopg to prepare the lock, latest-position and relay statements;
-    Django turns preparing off unless settings give psycopg a threshold (it did for a session:
-    every upload parsed and planned them anew). After two uploads PostgreSQL holds them prepared."""
+    Django turns preparing off unless settings give psycopg a threshold (without one, every upload
+    parses and plans them anew). After two uploads PostgreSQL holds them prepared."""
     sup = make_supervisor(name="Prepared")
     assert native(sup, {"pings": pings(t0, 5)}).status_code == 200
     assert native(sup, {"pings": pings(t0, 5, start=5)}).status_code == 200
@@ -106,8 +106,8 @@ def test_the_uploads_small_statements_are_prepared_on_the_server(city, t0):
 
 def test_the_uploads_prepared_statements_are_planned_once(city, t0):
     """Left to choose, PostgreSQL plans the latest position's UPDATE anew for at least its first
-    five runs on a connection (and in the bench's log kept doing so: 0.2 ms a run); settings ask
-    for the generic plan, made once per connection."""
+    five runs on a connection (0.2 ms a run, and in the bench it may go on choosing custom plans);
+    settings ask for the generic plan, made once per connection."""
     sup = make_supervisor(name="Planned")
     for k in range(7):  # PostgreSQL weighs a generic plan only after five custom ones
         assert native(sup, {"pings": pings(t0, 3, start=3 * k)}).status_code == 200
