@@ -26,8 +26,8 @@ from .upload import Drop, Upload
 
 
 def ensure_partitions(upload: Upload) -> None:
-    """The history partitions of the batch's UTC days, created when missing (DDL, outside the
-    batch's transaction: it takes locks the concurrent uploads would queue behind)."""
+    """The history partitions of the batch's UTC days, created when missing (DDL: outside the batch's
+    transaction, so the locks it takes on the history are released at once)."""
     fixes = upload.fixes
     if not len(fixes):
         return

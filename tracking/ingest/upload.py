@@ -52,6 +52,8 @@ Event = tuple[int, str, dict]  # (row in the stored fixes, event kind, event fie
 
 @dataclass
 class Upload:
+    """One device's decoded request on its way through the stages."""
+
     device: Device
     source: str
     received_at: datetime
