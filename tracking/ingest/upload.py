@@ -88,4 +88,4 @@ class Upload:
 
     def attempt(self, staged: bool) -> Upload:
         """A copy for one transaction: what a rolled-back attempt found is not kept."""
-        return replace(self, staged=staged, dropped=list(self.dropped), duplicates=list(self.duplicates))
+        return replace(self, staged=staged, dropped=list(self.dropped), duplicates=list(self.duplicates), events=[])
