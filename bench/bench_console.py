@@ -76,9 +76,9 @@ def make_data(n_reports: int, n_sups: int) -> tuple[list[dict], str]:
     from incidents.intake import ReportInput, submit_report
     from incidents.models import OPD, Category
     from kecamatan_boundaries.bootstrap import load_city_boundaries
+    from tracking.fixes import Fix
+    from tracking.ingest.pipeline import ingest
     from tracking.models import Device, Shift, Supervisor
-    from tracking.pipeline import ingest
-    from tracking.protocols import Fix
 
     load_city_boundaries(log=lambda m: None)
     bootstrap(log=lambda m: None)

@@ -427,8 +427,8 @@ def run(args: argparse.Namespace, servers: Servers) -> None:
     from core import relay
     from kecamatan_boundaries.bootstrap import load_city_boundaries
     from tracking import attendance, partitions
+    from tracking.duty import WIB, wib_date
     from tracking.models import Device
-    from tracking.presence import WIB, wib_date
     from tracking.simulator import setup_fleet
 
     with connection.cursor() as cur:

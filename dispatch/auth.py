@@ -13,8 +13,9 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 
+from tracking.auth import basic_auth, bearer_token
+from tracking.errors import MalformedPing
 from tracking.models import Device, Supervisor
-from tracking.protocols import MalformedPing, basic_auth, bearer_token
 
 
 class DeviceTokenAuthentication(BaseAuthentication):

@@ -10,11 +10,13 @@ class TrackingConfig(AppConfig):
 
         from core import worker
 
-        from . import presence
+        from . import deliveries, presence
         from .areas import geofence_index
+        from .auth import auth_cache
         from .models import Device, Geofence, Supervisor
-        from .protocols import auth_cache
 
+        # The worker's deliverers of position and presence changes (signals.py's topics).
+        deliveries.connect()
         # A saved or deleted geofence rebuilds this process's in-memory index at once;
         # other processes notice within a recheck interval (see areas.CachedGeofenceIndex).
         post_save.connect(geofence_index.invalidate, sender=Geofence, dispatch_uid="tracking_geofence_saved")

@@ -33,8 +33,8 @@ from rest_framework import status
 from core.api import DomainError
 
 from . import settings as ts
-from .models import AttendanceDay, Supervisor
-from .presence import WIB, ShiftWindow, shift_windows, wib_date
+from .duty import WIB, ShiftWindow, wib_date
+from .models import AttendanceDay, Shift, Supervisor
 
 
 class AttendanceQueryError(DomainError):
@@ -168,7 +168,7 @@ def compute_day(day: date, supervisor_ids: Iterable[int] | None = None) -> list[
     if supervisor_ids is not None:
         sups = sups.filter(pk__in=list(supervisor_ids))
     ids = list(sups.values_list("pk", flat=True))
-    windows = {sid: ws for sid, ws in shift_windows(ids, day, day).items() if ws}
+    windows = {sid: ws for sid, ws in Shift.objects.windows(ids, day, day).items() if ws}
     measured = _measure(windows)
     cap = ts.attendance_max_evidence()
     days = []

@@ -23,13 +23,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.postgres.fields import ArrayField
 from django.db.models import Q
 from django.utils import timezone
+
+from . import duty
 
 
 class Geofence(models.Model):
@@ -59,21 +63,22 @@ class SupervisorQuerySet(models.QuerySet):
     def on_duty(self, at: datetime | None = None) -> SupervisorQuerySet:
         """Supervisors on duty at `at` (default now): in shift, fresh fix, inside their area.
 
-        The same rule as `presence.presence_for` (which it calls for the few candidates with a
-        fresh, non-mock fix that is not confirmed out of area), so the dispatcher and the map
-        never disagree. Returns a queryset: chain `.filter(opd=...)` and read `latest_position`.
+        The same rule as `presence.presence_for` (duty.py), applied to the few candidates with a
+        fresh, non-mock fix that is not confirmed out of area, so the dispatcher and the map never
+        disagree. Returns a queryset: chain `.filter(opd=...)` and read `latest_position`.
         """
-        from . import presence
-
         at = at or timezone.now()
-        window = presence.window_td()
-        candidates = self.active().filter(
-            latest_position__device_time__gt=at - window,
-            latest_position__device_time__lte=at + presence.skew_td(),
-            latest_position__area_confirmed_out=False,
+        candidates = list(
+            self.active()
+            .filter(
+                latest_position__device_time__gt=at - duty.window_td(),
+                latest_position__device_time__lte=at + duty.skew_td(),
+                latest_position__area_confirmed_out=False,
+            )
+            .select_related("latest_position")
         )
-        states = presence.presence_for(list(candidates.select_related("latest_position")), at=at)
-        ids = [sid for sid, p in states.items() if p.state == presence.State.ON_DUTY]
+        states = duty.presence_of(candidates, Shift.objects.windows_around([s.pk for s in candidates], at), at)
+        ids = [sid for sid, p in states.items() if p.state == duty.State.ON_DUTY]
         return self.filter(pk__in=ids).select_related("latest_position")
 
 
@@ -136,6 +141,24 @@ class Weekday(models.IntegerChoices):
     SUNDAY = 6, "Minggu"
 
 
+class ShiftQuerySet(models.QuerySet):
+    def windows(self, supervisor_ids: Iterable[int], first: date, last: date) -> dict[int, list[duty.ShiftWindow]]:
+        """Concrete shifts starting on WIB dates first..last: one-off overrides replace a date's weekly shifts."""
+        ids = list(supervisor_ids)
+        weekly: dict[int, list[tuple[int, time, time]]] = defaultdict(list)
+        for s in self.filter(supervisor_id__in=ids):
+            weekly[s.supervisor_id].append((s.weekday, s.start, s.end))
+        overrides: dict[int, list[tuple[date, bool, time | None, time | None]]] = defaultdict(list)
+        for o in ShiftOverride.objects.filter(supervisor_id__in=ids, date__gte=first, date__lte=last):
+            overrides[o.supervisor_id].append((o.date, o.off, o.start, o.end))
+        return {sid: duty.windows_from(weekly[sid], overrides[sid], first, last) for sid in ids}
+
+    def windows_around(self, supervisor_ids: Iterable[int], at: datetime) -> dict[int, list[duty.ShiftWindow]]:
+        """The shifts that may cover `at`: those starting on its WIB date or the day before (overnight)."""
+        day = duty.wib_date(at)
+        return self.windows(supervisor_ids, day - timedelta(days=1), day)
+
+
 class Shift(models.Model):
     """A weekly shift in WIB. `end <= start` means it ends the next day (e.g. 22:00-06:00)."""
 
@@ -143,6 +166,8 @@ class Shift(models.Model):
     weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, help_text="day the shift starts")
     start = models.TimeField(help_text="WIB")
     end = models.TimeField(help_text="WIB; earlier than or equal to start = next day")
+
+    objects = ShiftQuerySet.as_manager()
 
     class Meta:
         ordering = ["supervisor", "weekday", "start"]
@@ -244,7 +269,7 @@ class LatestPosition(models.Model):
     kecamatan_code = models.CharField(max_length=32, blank=True, help_text="kecamatan of this fix")
     geofence_ids = ArrayField(models.IntegerField(), default=list, blank=True)
     in_area = models.BooleanField(default=False, help_text="this fix is inside the assigned area (with margin)")
-    # Leaving the area takes more than one outside fix or a dwell time (see presence.py).
+    # Leaving the area takes more than one outside fix or a dwell time (see duty.py).
     outside_since = models.DateTimeField(null=True, blank=True)
     outside_count = models.PositiveIntegerField(default=0)
     area_confirmed_out = models.BooleanField(default=False)

@@ -21,7 +21,7 @@ import orjson
 from django.conf import settings
 from rest_framework.parsers import JSONParser
 
-from .protocols import decode_native_json
+from .protocols.native import decode_native_json
 
 _DIGITS_ONLY = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))  # digits -> "0", rest -> " "
 _LONG_NUMBER = b"0" * 19  # |int| < 10**18 always fits 64 bits

@@ -1,27 +1,16 @@
-"""Presence: is a supervisor on duty now, and if not, why.
+"""Presence recorded: the state each supervisor is judged in, and its changes as events and signals.
 
-One rule, used by the map, the dispatcher (`Supervisor.objects.on_duty()`) and the sweeper
-that turns time-driven changes (a phone going quiet, a shift ending) into events:
-
-1. off_shift   - no shift (weekly or one-off, in WIB) covers `at`;
-2. offline     - no fix ever, or the last one is older than TRACKING_OFFLINE_AFTER_S;
-3. stale       - the last fix is older than TRACKING_PRESENCE_WINDOW_S (default 5 min);
-4. out_of_area - leaving is confirmed: TRACKING_AREA_EXIT_PINGS consecutive outside fixes, or
-                 outside for TRACKING_AREA_EXIT_DWELL_S (one bad fix never flips it);
-5. on_duty     - otherwise.
-
-Edges are inclusive on the fresh side: a fix exactly `window` seconds old is still fresh; a
-shift covers [start, end). Only non-mock fixes count (LatestPosition never holds a mock fix).
+The rule itself (on duty, out of area, stale, offline, off shift, and why) is duty.py. Here the
+supervisors' presence is judged with their shifts read from the database (`presence_for`), a
+judged presence is stored with an event and a `presence_changed` signal when it changed
+(`record`, called by the pipeline with what it read under its lock), and the sweeper judges
+everyone as time passes (`sweep`: a phone going quiet, a shift ending).
 """
 
 from __future__ import annotations
 
-import enum
-from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -29,171 +18,18 @@ from django.utils import timezone
 from core import relay
 from core.signals import send_logged
 
-from . import settings as ts
-from .models import EventKind, LatestPosition, Shift, ShiftOverride, Supervisor, TrackingEvent
+from .duty import Presence, State, presence_of
+from .models import EventKind, LatestPosition, Shift, Supervisor, TrackingEvent
 from .signals import PRESENCE, presence_changed
 
-WIB = ZoneInfo("Asia/Jakarta")
-
-
-class State(enum.StrEnum):
-    ON_DUTY = "on_duty"
-    OUT_OF_AREA = "out_of_area"
-    STALE = "stale"
-    OFFLINE = "offline"
-    OFF_SHIFT = "off_shift"
-
-
-def wib_date(at: datetime) -> date:
-    return at.astimezone(WIB).date()
-
-
-def window_td() -> timedelta:
-    return timedelta(seconds=ts.presence_window_s())
-
-
-def skew_td() -> timedelta:
-    return timedelta(seconds=ts.clock_skew_s())
-
-
-@dataclass(frozen=True)
-class ShiftWindow:
-    """One concrete shift: aware start/end (end may be the next WIB day) and its WIB date."""
-
-    date: date
-    start: datetime
-    end: datetime
-
-    @property
-    def minutes(self) -> float:
-        return (self.end - self.start).total_seconds() / 60
-
-    def covers(self, at: datetime) -> bool:
-        return self.start <= at < self.end
-
-    def label(self) -> str:
-        return f"{self.start.astimezone(WIB):%H:%M}-{self.end.astimezone(WIB):%H:%M} WIB"
-
-
-def _window(day: date, start: time, end: time) -> ShiftWindow:
-    begins = datetime.combine(day, start, WIB)
-    ends = datetime.combine(day if end > start else day + timedelta(days=1), end, WIB)
-    return ShiftWindow(day, begins, ends)
-
-
-def shift_windows(supervisor_ids: Iterable[int], first: date, last: date) -> dict[int, list[ShiftWindow]]:
-    """Concrete shifts starting on WIB dates first..last: one-off overrides replace a date's weekly shifts."""
-    ids = list(supervisor_ids)
-    weekly: dict[int, list[tuple[int, time, time]]] = defaultdict(list)
-    for s in Shift.objects.filter(supervisor_id__in=ids):
-        weekly[s.supervisor_id].append((s.weekday, s.start, s.end))
-    overrides: dict[int, list[tuple[date, bool, time | None, time | None]]] = defaultdict(list)
-    for o in ShiftOverride.objects.filter(supervisor_id__in=ids, date__gte=first, date__lte=last):
-        overrides[o.supervisor_id].append((o.date, o.off, o.start, o.end))
-    return {sid: windows_from(weekly[sid], overrides[sid], first, last) for sid in ids}
-
-
-def windows_from(
-    weekly: Iterable[tuple[int, time, time]],
-    overrides: Iterable[tuple[date, bool, time | None, time | None]],
-    first: date,
-    last: date,
-) -> list[ShiftWindow]:
-    """One supervisor's shifts from rows (weekday, start, end) and (date, off, start, end)."""
-    by_weekday: dict[int, list[tuple[time, time]]] = defaultdict(list)
-    for weekday, start, end in weekly:
-        by_weekday[weekday].append((start, end))
-    by_date: dict[date, list[tuple[time, time]]] = {}
-    for day, off, start, end in overrides:
-        if first <= day <= last:
-            by_date.setdefault(day, [])
-            if not off:
-                by_date[day].append((start, end))
-    windows: list[ShiftWindow] = []
-    day = first
-    while day <= last:
-        rows = by_date[day] if day in by_date else by_weekday[day.weekday()]
-        windows.extend(_window(day, start, end) for start, end in rows)
-        day += timedelta(days=1)
-    windows.sort(key=lambda w: w.start)
-    return windows
-
-
-def shift_at(windows: list[ShiftWindow], at: datetime) -> ShiftWindow | None:
-    return next((w for w in windows if w.covers(at)), None)
-
-
-@dataclass(frozen=True)
-class Presence:
-    supervisor_id: int
-    state: State
-    reason: str
-    at: datetime
-    last_fix_age_s: float | None
-    shift: ShiftWindow | None
-
-    def as_dict(self) -> dict:
-        return {
-            "state": str(self.state),
-            "reason": self.reason,
-            "last_fix_age_s": None if self.last_fix_age_s is None else round(self.last_fix_age_s, 1),
-            "shift": None
-            if self.shift is None
-            else {"date": self.shift.date.isoformat(), "start": self.shift.start, "end": self.shift.end},
-        }
-
-
-def _ago(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
-
-
-def evaluate(supervisor_id: int, latest: LatestPosition | None, shift: ShiftWindow | None, at: datetime) -> Presence:
-    """The presence of one supervisor at `at`, with the reason a person can check."""
-    age = None if latest is None else (at - latest.device_time).total_seconds()
-
-    def result(state: State, reason: str) -> Presence:
-        return Presence(supervisor_id, state, reason, at, age, shift)
-
-    local = at.astimezone(WIB)
-    if shift is None:
-        return result(State.OFF_SHIFT, f"no shift at {local:%a %H:%M} WIB")
-    if latest is None:
-        return result(State.OFFLINE, "no fix ever received")
-    mock_note = ""
-    if latest.last_mock_at and latest.last_mock_at > latest.device_time:
-        mock_note = "; newer mock locations were ignored"
-    if age > ts.offline_after_s():
-        return result(
-            State.OFFLINE, f"last fix {_ago(age)} ago (offline after {_ago(ts.offline_after_s())}){mock_note}"
-        )
-    if age > ts.presence_window_s():
-        return result(State.STALE, f"last fix {_ago(age)} ago (fresh within {_ago(ts.presence_window_s())}){mock_note}")
-    if not latest.in_area:
-        dwell = (at - latest.outside_since).total_seconds() if latest.outside_since else 0
-        if latest.area_confirmed_out or dwell >= ts.area_exit_dwell_s():
-            since = latest.outside_since.astimezone(WIB) if latest.outside_since else local
-            where = f" (in kecamatan {latest.kecamatan_code})" if latest.kecamatan_code else " (outside the city)"
-            return result(
-                State.OUT_OF_AREA,
-                f"outside the assigned area since {since:%H:%M} WIB{where}, {latest.outside_count} fixes",
-            )
-    return result(State.ON_DUTY, f"in shift {shift.label()}, fix {_ago(age)} ago inside the assigned area")
-
-
-def _latest(supervisor: Supervisor) -> LatestPosition | None:
-    try:
-        return supervisor.latest_position
-    except LatestPosition.DoesNotExist:
-        return None
+__all__ = ["Presence", "State", "presence_for", "record", "sweep"]  # State and Presence: duty.py's, for callers
 
 
 def presence_for(supervisors: Iterable[Supervisor], at: datetime | None = None) -> dict[int, Presence]:
     """Presence of each supervisor (select_related('latest_position') to save queries)."""
     at = at or timezone.now()
     sups = list(supervisors)
-    local_day = wib_date(at)
-    windows = shift_windows([s.pk for s in sups], local_day - timedelta(days=1), local_day)
-    return {s.pk: evaluate(s.pk, _latest(s), shift_at(windows[s.pk], at), at) for s in sups}
+    return presence_of(sups, Shift.objects.windows_around([s.pk for s in sups], at), at)
 
 
 _UNKNOWN = object()

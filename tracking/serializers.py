@@ -8,7 +8,7 @@ from .models import LatestPosition, Supervisor
 
 
 class PingSerializer(serializers.Serializer):
-    """One native ping (documentation; decoding is protocols.decode_native)."""
+    """One native ping (documentation; decoding is protocols.native.decode_native)."""
 
     time = serializers.CharField(help_text="ISO 8601, or epoch seconds/milliseconds; the GPS time")
     lat = serializers.FloatField()

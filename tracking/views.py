@@ -1,6 +1,6 @@
 """HTTP: ping ingestion for three protocols, the live supervisor list and attendance exports.
 
-Views only decode, authenticate and answer; the work is in pipeline.py, presence.py and
+Views only decode, authenticate and answer; the work is in ingest/pipeline.py, presence.py and
 attendance.py. Ingestion views use no Basic user auth: the device is the caller (the native
 upload also takes the field app's supervisor session, as that supervisor's browser device).
 """
@@ -22,6 +22,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ParseError, PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -31,21 +32,15 @@ from core.roles import SUPERVISOR, has_role
 from . import attendance, presence
 from . import settings as ts
 from .access import CanSeeAttendance, CanSeeSupervisors
+from .auth import RevokedDevice, authenticate, basic_auth, bearer_token
+from .errors import MalformedPing
+from .ingest.pipeline import IngestResult, ingest
+from .ingest.upload import REFUSING_REASONS
 from .models import Device, Supervisor
 from .parsers import FastJSONParser, NativeBatchParser
-from .pipeline import REFUSING_REASONS, IngestResult, ingest
-from .protocols import (
-    MalformedPing,
-    RevokedDevice,
-    authenticate,
-    basic_auth,
-    bearer_token,
-    decode_native,
-    decode_native_json,
-    decode_osmand,
-    decode_owntracks,
-    owntracks_identity,
-)
+from .protocols.native import decode_native, decode_native_json
+from .protocols.osmand import decode_osmand
+from .protocols.owntracks import decode_owntracks, owntracks_identity
 from .renderers import CSVRenderer, XLSXRenderer
 from .serializers import IngestResultSerializer, PingSerializer, SupervisorFeatureSerializer
 
@@ -320,8 +315,6 @@ class AttendanceExport(APIView):
     permission_classes = [CanSeeAttendance]
 
     def get_renderers(self):
-        from rest_framework.renderers import JSONRenderer
-
         return [JSONRenderer(), CSVRenderer(), XLSXRenderer()]
 
     @extend_schema(

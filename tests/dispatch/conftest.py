@@ -81,8 +81,8 @@ def interior(city, code: str) -> tuple[float, float]:
 
 def ping(sup, lonlat, *, at=None, mock=False, accuracy=10.0, device=None):
     """One fix through tracking's pipeline, as the phone would send it."""
-    from tracking.pipeline import ingest
-    from tracking.protocols import Fix
+    from tracking.fixes import Fix
+    from tracking.ingest.pipeline import ingest
 
     at = at or timezone.now()
     fix = Fix(index=0, time=at, lat=lonlat[1], lon=lonlat[0], accuracy=accuracy, mock=mock)

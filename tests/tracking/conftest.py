@@ -1,9 +1,14 @@
-"""Tracking test helpers: supervisors with real kecamatan, devices with tokens, known points."""
+"""Tracking test helpers: supervisors with real kecamatan, devices with tokens, known points,
+the phones' requests."""
 
-from datetime import datetime, time
+import base64
+import json
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
 
 WIB = ZoneInfo("Asia/Jakarta")
 
@@ -59,3 +64,66 @@ def user_with_role(role: str | None, username: str | None = None, password: str 
     if role:
         user.groups.add(ensure_roles()[role])
     return user
+
+
+def epoch(dt: datetime) -> int:
+    return int(dt.timestamp())
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.fixture
+def client():
+    """DRF's test client: the phones' requests."""
+    return APIClient()
+
+
+@pytest.fixture
+def t0():
+    """A whole second, ten minutes ago: fixes after it are in the past, within the presence windows."""
+    return timezone.now().replace(microsecond=0) - timedelta(minutes=10)
+
+
+def native(sup, body, token=None, **headers):
+    """A native upload of `body` from the supervisor's device, as the app sends it."""
+    return APIClient().post(
+        "/api/tracking/pings/",
+        data=json.dumps(body),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token or sup.token}",
+        HTTP_X_DEVICE_ID=sup.device.device_id,
+        **headers,
+    )
+
+
+def pings(t0, n, start=0):
+    """n native pings 10 s apart in Cipondoh, from t0 + 10 * start seconds."""
+    return [
+        {"time": (t0 + timedelta(seconds=10 * (start + i))).isoformat(), "lat": CIPONDOH[1], "lon": CIPONDOH[0]}
+        for i in range(n)
+    ]
+
+
+def place(sup, at, where=CIPONDOH, in_area=True, **kw):
+    """The supervisor's latest position set to a fix at `at` (read back with it)."""
+    from django.contrib.gis.geos import Point
+
+    from tracking.models import LatestPosition, Supervisor
+
+    LatestPosition.objects.update_or_create(
+        supervisor=sup,
+        defaults=dict(point=Point(*where, srid=4326), device_time=at, received_at=at, in_area=in_area, **kw),
+    )
+    return Supervisor.objects.select_related("latest_position").get(pk=sup.pk)
+
+
+@pytest.fixture
+def fresh_geofences():
+    """Test transactions roll back without delete signals: drop this process's geofence index after."""
+    from tracking.areas import geofence_index
+
+    geofence_index.invalidate()
+    yield
+    geofence_index.invalidate()

@@ -17,8 +17,8 @@ from core import relay
 from core.serving import INGEST_ENV, INGEST_URLS, ingest_argv
 from loadtest.common import ROOT, free_port, project_db_url, server_env, start_ingest, start_server
 from tests.conftest import ensure_city
-from tests.tracking.conftest import CIPONDOH, make_supervisor
-from tests.tracking.test_ingest import basic, epoch, owntracks_location
+from tests.tracking.conftest import CIPONDOH, basic, epoch, make_supervisor
+from tests.tracking.protocols.test_owntracks import owntracks_location
 from tracking.models import LatestPosition, Ping
 
 # Answer headers a server or proxy sets for itself; everything else must match the web service's.

@@ -1,6 +1,6 @@
 """The ping history's `geofence_ids` defaults to an empty array in the database, so the ingestion
-COPY can leave the column out when no fix of a batch is in a geofence (tracking/pipeline.py,
-`_copy_payload`) and the rows read as before: `{}`, not NULL. On the partitioned parent the
+COPY can leave the column out when no fix of a batch is in a geofence (tracking/ingest/copy.py,
+`copy_payload`) and the rows read as before: `{}`, not NULL. On the partitioned parent the
 default reaches every partition, those that exist and those created later."""
 
 from django.db import migrations

@@ -1,7 +1,6 @@
-"""The native batch read straight from its bytes (msgspec) gives exactly what the general reader
-gives for the parsed JSON, or steps aside (None) so the general reader names the problems."""
-
-from __future__ import annotations
+"""The native protocol: the app's JSON batch. The column reader answers as the per-ping reader; the
+batch read straight from its bytes (msgspec) gives exactly what the general reader gives for the
+parsed JSON, or steps aside (None) so the general reader names the problems."""
 
 import json
 
@@ -11,7 +10,117 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from tracking.protocols import COLUMNS, BatchTooLarge, MalformedPing, decode_native, decode_native_json
+from tests.tracking.conftest import (
+    native,
+)
+from tracking.errors import BatchTooLarge, MalformedPing
+from tracking.fixes import COLUMNS, FixBatch
+from tracking.models import Ping
+from tracking.protocols.native import decode_native, decode_native_json, read_columns, read_ping
+
+APP_BATCH = (
+    b'{"device_id": "hp-01", "pings": ['
+    b'{"time": "2025-03-04T08:00:00+07:00", "lat": -6.1862082, "lon": 106.6829919, "accuracy": 8.5, "speed": 1.2,'
+    b' "heading": 90, "altitude": 21.4, "battery": 80, "mock": false},'
+    b'{"time": "2025-03-04T08:00:10+07:00", "lat": -6.1862, "lon": 106.683, "accuracy": 9}]}'
+)
+
+
+def test_the_apps_batch_reads_the_same_on_both_paths():
+    fast = decode_native_json(APP_BATCH)
+    for device_id, fixes in [(fast.device_id, fast.fixes), decode_native(json.loads(APP_BATCH))]:
+        assert device_id == "hp-01" and fixes.index.tolist() == [0, 1] and fixes.problems == []
+        assert fixes.time_us.tolist() == [1_741_050_000_000_000, 1_741_050_010_000_000]
+        assert fixes.accuracy.tolist() == [8.5, 9.0] and fixes.heading[0] == 90 and np.isnan(fixes.battery[1])
+        assert fixes.mock.tolist() == [False, False]
+
+
+def test_one_ping_object_or_a_bare_list_is_read_too():
+    one = {"time": 1741050000, "lat": -6.18, "lon": 106.6, "device_id": "hp-01"}
+    device_id, fixes = decode_native(one)
+    assert device_id == "hp-01" and len(fixes) == 1
+    device_id, fixes = decode_native([one, one])
+    assert device_id is None and fixes.index.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [("x", "the body must be"), ({"pings": {}}, '"pings" must be a list'), ({"pings": []}, "no pings")],
+)
+def test_an_unusable_body_is_refused(body, message):
+    with pytest.raises(MalformedPing, match=message):
+        decode_native(body)
+
+
+def test_a_bad_ping_is_a_problem_in_its_place():
+    assert read_ping(4, "x") == (4, "a ping must be an object")
+    assert read_ping(5, {"time": "2025-03-04T01:00:00Z", "lat": -6.2}) == (5, "lon is missing")
+
+
+def test_batch_of_100000_is_refused_cleanly(client, supervisor, t0):
+    ping = {"time": t0.isoformat(), "lat": -6.18, "lon": 106.68}
+    r = native(supervisor, {"pings": [ping] * 100_000})
+    assert r.status_code == 413 and "at most 1000" in r.json()["detail"]
+    assert Ping.objects.count() == 0
+
+
+def test_column_decoder_answers_like_the_per_ping_reader():
+    t = "2025-03-04T08:00:00+07:00"
+    samples = [
+        {"time": t, "lat": -6.18, "lon": 106.6, "accuracy": 5, "speed": 1.5, "heading": 90, "altitude": 3,
+         "battery": 80, "mock": True},
+        {"timestamp": 1741050000, "lat": "-6.18", "lon": "106.6"},  # epoch seconds, numbers as strings
+        {"time": "1741050000123", "lat": -6.18, "lon": 106.6, "mock": "1"},  # milliseconds, flag as text
+        {"time": "2025-03-04 01:00:00", "lat": -6.18, "lon": 106.6, "accuracy": None},  # naive = UTC
+        {"time": t, "lat": True, "lon": 106.6},
+        {"time": t, "lat": -6.18, "lon": "abc"},
+        {"time": t, "lat": -6.18, "lon": 1e400},
+        {"time": t, "lat": -6.18, "lon": 10**400},
+        {"time": t, "lat": -6.18},
+        {"time": "yesterday", "lat": -6.18, "lon": 106.6},
+        {"lat": -6.18, "lon": 106.6},
+        {"time": t, "lat": -6.18, "lon": 106.6, "battery": [80]},
+        "not a ping",
+        None,
+    ]  # fmt: skip
+    got = read_columns(samples)
+    want = FixBatch.from_items([read_ping(i, p) for i, p in enumerate(samples)])
+    assert sorted(got.problems) == sorted(want.problems)
+    assert [p.index for p in sorted(got.problems)] == list(range(4, len(samples)))
+    order = np.argsort(got.index)
+    for name in ("index", "time_us", "lat", "lon", "accuracy", "speed", "heading", "altitude", "battery", "mock"):
+        np.testing.assert_array_equal(getattr(got, name)[order], getattr(want, name), err_msg=name)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [("time", "lat", "lon", "accuracy", "mock"), ("timestamp", "lat", "lon"), ("time", "timestamp", "lat", "lon")],
+)
+def test_uniform_batches_read_by_key_match_the_per_ping_reader(keys):
+    values = {"time": "2025-03-04T01:00:00Z", "timestamp": 1741050000, "lat": -6.18, "lon": 106.6, "accuracy": 7,
+              "mock": False}  # fmt: skip
+    samples = [{k: values[k] for k in keys} for _ in range(3)]
+    samples[1]["lat"] = "north"  # one bad value keeps the key set uniform
+    got = read_columns(samples)
+    want = FixBatch.from_items([read_ping(i, p) for i, p in enumerate(samples)])
+    assert got.problems == want.problems == [(1, "lat must be a number, not 'north'")]
+    for name in ("index", "time_us", "lat", "lon", "accuracy", "mock"):
+        np.testing.assert_array_equal(np.sort(getattr(got, name)), np.sort(getattr(want, name)), err_msg=name)
+
+
+@pytest.mark.parametrize(
+    "later",
+    [{"accuracy": 9}, {"mock": True}, {"time": "2025-03-04T02:00:00Z"}, {"foo": 1}, {"timestamp": 1741050000}],
+)
+def test_a_field_only_later_pings_have_is_read(later):
+    samples = [{"timestamp": 1741050000 + i, "lat": -6.18, "lon": 106.6, "extra": i} for i in range(4)]
+    samples[2].update(later)
+    del samples[3]["extra"]
+    got = read_columns(samples)
+    want = FixBatch.from_items([read_ping(i, p) for i, p in enumerate(samples)])
+    for name in ("index", "time_us", "lat", "lon", "accuracy", "mock"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+
 
 T = "2026-11-30T01:00:00Z"
 
@@ -123,11 +232,15 @@ values = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
     st.sampled_from([T, "2026-11-30T08:00:00.5+07:00", "2026-11-30 01:00:00", "1796000000", "x", ""]),
 )
+
+
 ping = st.dictionaries(
     st.sampled_from(["time", "timestamp", "lat", "lon", "accuracy", "speed", "heading", "altitude", "battery",
                      "mock", "other"]),
     values,
 )  # fmt: skip
+
+
 good_ping = st.fixed_dictionaries(
     {"time": st.just(T), "lat": st.floats(-90, 90), "lon": st.floats(-180, 180)},
     optional={
