@@ -239,8 +239,8 @@ def to_csv(stats: Stats, cells: list[GridCell], level: str) -> bytes:
 
 def to_xlsx(stats: Stats, cells: list[GridCell], grid: GridSpec) -> bytes:
     """A workbook with an `about` sheet, a sheet per breakdown, the density grid and field notes."""
-    from openpyxl import Workbook  # loaded when a workbook is written, not at every process start
-    from openpyxl.styles import Font
+    from openpyxl import Workbook  # noqa: PLC0415 - loaded when a workbook is written, not at every process start
+    from openpyxl.styles import Font  # noqa: PLC0415 - loaded with the line above
 
     wb = Workbook()
     about = wb.active

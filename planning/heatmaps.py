@@ -103,7 +103,7 @@ def _legend_element() -> type:
     """The legend's element class, made on first use (branca comes with folium, loaded when a map is
     drawn). branca's way to a custom element: a MacroElement subclass with its own template, whose
     html macro lands in the page after the map."""
-    from branca.element import MacroElement, Template
+    from branca.element import MacroElement, Template  # noqa: PLC0415 - comes with folium, loaded when a map is drawn
 
     class Legend(MacroElement):
         _template = Template("{% macro html(this, kwargs) %}{{ this.body }}{% endmacro %}")
@@ -178,8 +178,8 @@ def interactive_map(
 ) -> str:
     """The folium map as one HTML document. assets="static" links /static/vendor/; "inline" embeds them
     (a downloaded file that opens offline)."""
-    import folium  # ~1 s to import: loaded when a map is drawn, not at every process start
-    from folium.plugins import HeatMap
+    import folium  # noqa: PLC0415 - ~1 s to import: loaded when a map is drawn, not at every process start
+    from folium.plugins import HeatMap  # noqa: PLC0415 - loaded with the line above
 
     metric = check_metric(metric)
     kec_geoms = area_geometries("kecamatan", [r["code"] for r in stats.kecamatan])
@@ -288,11 +288,11 @@ def interactive_map(
 # --- the static map (matplotlib) -----------------------------------------------------------------
 def static_map(stats: Stats, cells: list[GridCell], grid: GridSpec, *, metric: str = "per_km2") -> bytes:
     """A PNG for reports and slides: the choropleth beside the density grid, drawn in UTM 48S."""
-    import matplotlib  # loaded when a PNG is drawn; the Agg backend is chosen before pyplot is imported
+    import matplotlib  # noqa: PLC0415 - loaded when a PNG is drawn; the Agg backend is chosen before pyplot is imported
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - loaded with the line above
+    from matplotlib.patches import Patch  # noqa: PLC0415 - loaded with the line above
 
     metric = check_metric(metric)
     geoms = area_geometries("kecamatan", [r["code"] for r in stats.kecamatan])
