@@ -1,13 +1,14 @@
-"""geoapp's database backend (core/db/base.py): a pooled connection given back moments ago is handed
-out without the health check's round trip, an idle one is checked, and PostGIS's geometry types are
-registered once per connection, not at every request. The same rule for a persistent connection
-without a pool (DB_POOL_MAX=0, the ingestion service): busy within the last moment, unchecked."""
+"""geoapp's database backend (core/db/base.py), Django's PostGIS backend: a pooled connection that
+broke after it was given back is replaced before use, however recently it was given back; a
+persistent connection without a pool (DB_POOL_MAX=0, the ingestion service) is checked at each
+request's first query the same way; geometry parameters work on every request through the pool;
+and a forked child makes its own pool, leaving its parent's connections alone."""
 
 from __future__ import annotations
 
 import copy
+import os
 
-import psycopg
 import pytest
 from django.db import connection
 
@@ -43,21 +44,7 @@ def _given_back_and_killed(pool) -> int:
     return pid
 
 
-def test_a_connection_given_back_a_moment_ago_is_not_checked(one_connection_pool, settings):
-    settings.DB_POOL_CHECK_AFTER_S = 3600
-    pid = _given_back_and_killed(one_connection_pool)
-    conn = one_connection_pool.getconn()  # handed out at once: the broken one, unchecked
-    assert conn.info.backend_pid == pid
-    with pytest.raises(psycopg.OperationalError):
-        conn.execute("SELECT 1")
-    one_connection_pool.putconn(conn)  # the pool drops it and opens another
-    conn = one_connection_pool.getconn()
-    assert conn.execute("SELECT 1").fetchone() == (1,) and conn.info.backend_pid != pid
-    one_connection_pool.putconn(conn)
-
-
-def test_an_idle_connection_is_checked_and_replaced_when_broken(one_connection_pool, settings):
-    settings.DB_POOL_CHECK_AFTER_S = 0
+def test_a_connection_given_back_a_moment_ago_is_checked_and_replaced_when_broken(one_connection_pool):
     pid = _given_back_and_killed(one_connection_pool)
     conn = one_connection_pool.getconn()  # the check found it broken: a new one instead
     assert conn.info.backend_pid != pid
@@ -65,37 +52,30 @@ def test_an_idle_connection_is_checked_and_replaced_when_broken(one_connection_p
     one_connection_pool.putconn(conn)
 
 
-def test_geometry_types_are_registered_once_per_connection(one_connection_pool, monkeypatch):
+def test_a_healthy_pooled_connection_is_handed_out_again(one_connection_pool):
+    conn = one_connection_pool.getconn()
+    pid = conn.info.backend_pid
+    one_connection_pool.putconn(conn)
+    conn = one_connection_pool.getconn()
+    assert conn.info.backend_pid == pid and conn.execute("SELECT 1").fetchone() == (1,)
+    one_connection_pool.putconn(conn)
+
+
+def test_geometry_parameters_work_on_every_request_through_the_pool(one_connection_pool):
     from django.contrib.gis.db.backends.postgis.adapter import PostGISAdapter
-    from django.contrib.gis.db.backends.postgis.base import DatabaseWrapper as PostGIS
     from django.contrib.gis.geos import Point
 
-    calls = []
-    original = PostGIS.register_geometry_adapters
-    monkeypatch.setattr(PostGIS, "register_geometry_adapters", lambda *a, **k: calls.append(1) or original(*a, **k))
     wrapper = backend.DatabaseWrapper(copy.deepcopy(connection.settings_dict), alias="pool_check_test")
+    pids = set()
     for _ in range(3):  # three requests, each taking the pool's one connection and giving it back
         wrapper.ensure_connection()
         with wrapper.cursor() as cur:
-            cur.execute("SELECT ST_AsText(%s)", [PostGISAdapter(Point(106.6, -6.2, srid=4326))])  # the dumper
-            assert cur.fetchone() == ("POINT(106.6 -6.2)",)
+            cur.execute("SELECT ST_AsText(%s), pg_backend_pid()", [PostGISAdapter(Point(106.6, -6.2, srid=4326))])
+            text, pid = cur.fetchone()
+            assert text == "POINT(106.6 -6.2)"
+            pids.add(pid)
         wrapper.close()
-    assert len(calls) == 1
-
-
-def test_a_bad_check_interval_stops_the_process_naming_it(monkeypatch):
-    from django.core.exceptions import ImproperlyConfigured
-
-    from geoapp.settings import env_seconds
-
-    monkeypatch.setenv("DB_POOL_CHECK_AFTER_S", "soon")
-    with pytest.raises(ImproperlyConfigured, match="DB_POOL_CHECK_AFTER_S must be a number of seconds"):
-        env_seconds("DB_POOL_CHECK_AFTER_S", "1")
-    monkeypatch.setenv("DB_POOL_CHECK_AFTER_S", "-1")
-    with pytest.raises(ImproperlyConfigured, match="not '-1'"):
-        env_seconds("DB_POOL_CHECK_AFTER_S", "1")
-    monkeypatch.setenv("DB_POOL_CHECK_AFTER_S", "0.5")
-    assert env_seconds("DB_POOL_CHECK_AFTER_S", "1") == 0.5
+    assert len(pids) == 1  # the same pooled connection each time
 
 
 def test_the_tests_talk_to_the_test_database(settings):
@@ -104,6 +84,38 @@ def test_the_tests_talk_to_the_test_database(settings):
     with connection.cursor() as cur:
         cur.execute("SELECT current_database()")
         assert cur.fetchone()[0] == settings.DATABASES["default"]["TEST"]["NAME"] == connection.settings_dict["NAME"]
+
+
+def test_a_forked_child_makes_its_own_pool_and_leaves_the_parents_connections_alone(one_connection_pool):
+    parent = one_connection_pool.getconn()
+    parent_pid = parent.info.backend_pid
+    one_connection_pool.putconn(parent)  # idle in the pool when the child is forked
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: answer its connection's backend pid, then leave without pytest's teardown
+        code = 1
+        try:
+            settings_dict = copy.deepcopy(connection.settings_dict)
+            settings_dict["OPTIONS"]["pool"] = {"min_size": 1, "max_size": 1, "timeout": 10}
+            pool = backend.DatabaseWrapper(settings_dict, alias="pool_check_test").pool
+            assert pool is not one_connection_pool
+            pool.open(wait=True, timeout=10)
+            conn = pool.getconn()
+            os.write(write, str(conn.execute("SELECT pg_backend_pid()").fetchone()[0]).encode())
+            pool.putconn(conn)
+            pool.close()
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read) as answer:
+        child_pid = answer.read()
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert child_pid and int(child_pid) != parent_pid
+    conn = one_connection_pool.getconn()  # the parent's connection, untouched by the child
+    assert conn.info.backend_pid == parent_pid and conn.execute("SELECT 1").fetchone() == (1,)
+    one_connection_pool.putconn(conn)
 
 
 @pytest.fixture
@@ -130,34 +142,16 @@ def _request(wrapper) -> int:
     except OperationalError:
         return -1  # the middleware answers 503, the phone resends
     finally:
-        wrapper.close_if_unusable_or_obsolete()  # request_finished, then geoapp's own handler
-        wrapper.note_request_ended()
+        wrapper.close_if_unusable_or_obsolete()  # request_finished
 
 
-def test_a_persistent_connection_busy_a_moment_ago_is_not_checked(persistent_connection, settings):
-    settings.DB_POOL_CHECK_AFTER_S = 3600
+def test_a_persistent_connection_is_kept_between_requests(persistent_connection):
     first = _request(persistent_connection)
-    assert _request(persistent_connection) == first  # kept between requests
-    _kill(first)
-    assert _request(persistent_connection) == -1  # used unchecked: this request fails (503) ...
-    again = _request(persistent_connection)  # ... and Django closed it: the next one reconnects
-    assert again not in (-1, first)
+    assert _request(persistent_connection) == first
 
 
-def test_an_idle_persistent_connection_is_checked_and_replaced_when_broken(persistent_connection, settings):
-    settings.DB_POOL_CHECK_AFTER_S = 0
+def test_a_persistent_connection_broken_between_requests_is_checked_and_replaced(persistent_connection):
     first = _request(persistent_connection)
     _kill(first)
     again = _request(persistent_connection)  # checked first: replaced, the request succeeds
     assert again not in (-1, first)
-
-
-def test_the_end_of_a_request_is_noted_on_the_connection(persistent_connection, monkeypatch):
-    """geoapp's request_finished handler stamps every open connection of geoapp's backend."""
-    from django.core.signals import request_finished
-    from django.db import connections
-
-    persistent_connection.ensure_connection()
-    monkeypatch.setattr(connections, "all", lambda initialized_only=False: [persistent_connection])
-    request_finished.send(sender=None)
-    assert persistent_connection._last_request_ended is not None
