@@ -8,11 +8,11 @@ the same connection and transaction that binds on the server and prepares each s
 per connection: psycopg keeps the prepared names per connection and the pool keeps the
 connections, so later uploads only send the parameters. This needs psycopg's `prepare_threshold`
 set (settings.py does, unless DB_PREPARE=0): Django leaves it None, and with None psycopg prepares
-nothing, `prepare=True` included (so it was for session 3, unnoticed: a test now asks PostgreSQL).
+nothing, `prepare=True` included (a test asks PostgreSQL what it prepared).
 
 Only for statements on small tables: on the partitioned ping history a prepared statement ends
 up with a generic plan, which locks every partition on each run (PostgreSQL 15) where a plan for
-the given times touches one or two; under concurrent uploads that queued on the lock manager.
+the given times touches one or two, and concurrent uploads queue on the lock manager.
 
 Errors come out as Django's (`IntegrityError`, `OperationalError`, ...), as from
 `connection.cursor()`, so the 503 middleware and the ingestion's retry see them. Statements

@@ -1,44 +1,33 @@
-"""One PROJ transformation shared by every thread, instead of one built per thread.
+"""The two transformations between the storage SRID and the metric one, made once per process.
 
-pyproj keeps a PROJ object per thread (a `threading.local`) and builds it the first time a thread
-transforms: ~8 ms of proj.db lookups. Under Daphne each request runs on a thread of its own, so
-every ping upload and report paid those 8 ms of CPU (the load test's profile: ~16 % of the web
-processes' time). Here the one PROJ object built at start is used by all threads, one at a time
-(a PROJ context must not be used by two threads at once); a transform of a few thousand points
-holds the lock for tens of microseconds.
+pyproj's Transformer is thread-safe by keeping a PROJ object per thread, built the first time a
+thread transforms. Built from two CRS codes, that object searches proj.db for the operation
+(~1.5 ms, more on a cold cache), and under Daphne each request's sync code runs on a thread of
+its own. So the operation is looked up once, here, and each Transformer is made from its PROJ
+pipeline string (`Transformer.from_pipeline`): a thread then builds its PROJ object without
+proj.db (~0.1 ms) and gets the same coordinates. bench/bench_projection.py measures both.
 """
 
 from __future__ import annotations
 
-import threading
 from functools import cache
-from types import SimpleNamespace
 
 from django.conf import settings
 from pyproj import Transformer
 
 
-class SharedTransformer:
-    def __init__(self, crs_from: int, crs_to: int):
-        self._transformer = Transformer.from_crs(crs_from, crs_to, always_xy=True)
-        # pyproj 3.7 reads the PROJ object from `_local.transformer`; a plain namespace instead of
-        # its thread-local makes every thread see the one built here (tests/test_projection.py).
-        self._transformer._local = SimpleNamespace(transformer=self._transformer._transformer)
-        self._lock = threading.Lock()
-
-    def transform(self, xs, ys):
-        """As `Transformer.transform` (arrays in, arrays out; scalars in, scalars out)."""
-        with self._lock:
-            return self._transformer.transform(xs, ys)
+def pipeline_transformer(crs_from: int, crs_to: int) -> Transformer:
+    """`Transformer.from_crs(crs_from, crs_to, always_xy=True)`, cheap to build in each new thread."""
+    return Transformer.from_pipeline(Transformer.from_crs(crs_from, crs_to, always_xy=True).definition)
 
 
 @cache
-def to_metric_transformer() -> SharedTransformer:
+def to_metric_transformer() -> Transformer:
     """STORAGE_SRID (EPSG:4326) -> METRIC_SRID (UTM 48S for Kota Tangerang)."""
-    return SharedTransformer(settings.STORAGE_SRID, settings.METRIC_SRID)
+    return pipeline_transformer(settings.STORAGE_SRID, settings.METRIC_SRID)
 
 
 @cache
-def to_storage_transformer() -> SharedTransformer:
+def to_storage_transformer() -> Transformer:
     """METRIC_SRID -> STORAGE_SRID (heatmap cells drawn in metres, stored and shown in degrees)."""
-    return SharedTransformer(settings.METRIC_SRID, settings.STORAGE_SRID)
+    return pipeline_transformer(settings.METRIC_SRID, settings.STORAGE_SRID)

@@ -57,9 +57,8 @@ INGEST_URLS = ("/api/tracking/pings/", "/tracking/osmand/", "/tracking/owntracks
 # The ingestion service's environment beside the site's (/etc/geoapp/geoapp.env): a persistent
 # connection per thread instead of a pool. A thread runs one upload at a time and keeps its
 # connection; taking one from the pool and giving it back cost ~0.35 ms of an upload
-# (bench/bench_tracking.py, two services alternating in one run). Django's health check
-# before a request is skipped as the pool's is, for a connection busy within the last second
-# (core/db/base.py).
+# (bench/bench_tracking.py, two services alternating in one run). Django checks it (CONN_HEALTH_CHECKS)
+# at each request's first query.
 INGEST_ENV = {"DB_POOL_MAX": "0"}
 
 

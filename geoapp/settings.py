@@ -7,7 +7,6 @@ ALLOWED_HOSTS  comma-separated; default localhost names
 REDIS_URL      when set, the Channels layer uses Redis; otherwise in-memory (CHANNEL_CAPACITY: 1000)
 DB_POOL_MAX    database connections per process (a pool; default 12; 0 = one persistent
                connection per thread, no pool); DB_POOL_TIMEOUT_S how long a request waits (10)
-DB_POOL_CHECK_AFTER_S  a pooled connection idle longer is checked (a round trip) before use (1; 0 = always)
 DB_PREPARE     "0" behind a transaction-mode pooler (PgBouncer): no server-side prepared statements
 GEOAPP_RELAY   "worker" (default with REDIS_URL): the other apps' receivers of a committed change
                (dispatch, the console's live push) run in the worker; "inline" (default without
@@ -29,18 +28,6 @@ def env_bool(name: str, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_seconds(name: str, default: str) -> float:
-    """A duration in seconds, 0 or more; anything else stops the process naming the variable."""
-    value = os.environ.get(name, default)
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not seconds >= 0:  # also NaN
-        raise ImproperlyConfigured(f"{name} must be a number of seconds, 0 or more, not {value!r}")
-    return seconds
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -118,11 +105,11 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------------
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
-    DATABASES["default"]["ENGINE"] = "core.db"  # PostGIS (core/db/base.py)
+    DATABASES["default"]["ENGINE"] = "core.db"  # Django's PostGIS backend, fork-safe (core/db/base.py)
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "core.db",  # Django's PostGIS backend, pool costs trimmed (core/db/base.py)
+            "ENGINE": "core.db",  # Django's PostGIS backend, fork-safe (core/db/base.py)
             "NAME": "geoapp",
             "USER": "geoapp",
             "HOST": str(BASE_DIR / "var" / "run"),
@@ -155,9 +142,6 @@ if DB_POOL_MAX > 0:
         "max_size": DB_POOL_MAX,
         "timeout": float(os.environ.get("DB_POOL_TIMEOUT_S", "10")),
     }
-# A pooled connection given back less than this long ago is handed out without the health check's
-# round trip (core/db/base.py); older ones are checked.
-DB_POOL_CHECK_AFTER_S = env_seconds("DB_POOL_CHECK_AFTER_S", "1")
 # Parallel test runs (helpers, CI shards) can each name their own test database.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("GEOAPP_TEST_DB", "test_geoapp")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -117,7 +117,7 @@ def _cells(rows: list[tuple[int, int, int]], grid: GridSpec) -> list[GridCell]:
     if not rows:
         return []
     s = grid.cell_m
-    to_wgs84 = to_storage_transformer()  # shared by all threads (core/projection.py)
+    to_wgs84 = to_storage_transformer()  # cheap in a new thread (core/projection.py)
     polygons, centres, keys, counts = [], [], [], []
     for a, b, n in rows:
         a, b = int(a), int(b)

@@ -1,1 +1,1 @@
-"""geoapp's database backend: Django's PostGIS backend with the pool's per-request costs trimmed (base.py)."""
+"""geoapp's database backend (ENGINE "core.db"): Django's PostGIS backend, safe to fork (base.py)."""
