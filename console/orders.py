@@ -4,7 +4,7 @@ The dispatch app (issue 5) owns orders, decisions, the rule and the timers; this
 shapes them for the pages and maps the field app's buttons to dispatch's functions, so the
 console never has its own idea of who holds a report.
 
-Candidates shown to an operator are dispatch's own judgement (`dispatcher.judge`: every
+Candidates shown to an operator are dispatch's own judgement (`candidates.judge`: every
 supervisor of the OPD in or assigned to the kecamatan, with presence, distance, workload and why
 excluded) plus its suggestions outside the rule (on duty in a neighbouring kecamatan). An operator
 may still choose one outside the rule; dispatch records that in the decision.
@@ -46,7 +46,8 @@ def candidates(report: Report) -> list[dict]:
     """Who fits dispatch's rule (nearest first), then who does not and why, then suggestions outside it."""
     from django.utils import timezone
 
-    from dispatch.dispatcher import judge, rank, suggestions_for
+    from dispatch.candidates import judge, rank, suggestions_for
+    from dispatch.exclusions import describe
 
     now = timezone.now()
     judged = judge(report, now)
@@ -55,12 +56,12 @@ def candidates(report: Report) -> list[dict]:
     seen = {c["supervisor_id"] for c in out}
     for c in judged:
         if c.supervisor_id not in seen and c.excluded:
-            out.append(_candidate(c.as_dict(), False, [c.excluded]))
+            out.append(_candidate(c.as_dict(), False, [describe(c.excluded)]))
             seen.add(c.supervisor_id)
     for s in suggestions_for(report, judged, now):
-        if s["supervisor_id"] not in seen:
-            out.append(_candidate(s, False, [s.get("outside_rule", "")]))
-            seen.add(s["supervisor_id"])
+        if s.supervisor_id not in seen:
+            out.append(_candidate(s.as_dict(), False, [describe(s.outside_rule)]))
+            seen.add(s.supervisor_id)
     return out
 
 
@@ -105,7 +106,7 @@ def orders_of(supervisor) -> list:
 def dispatch(report: Report, supervisor_id: int, *, actor, note: str = "") -> None:
     """The operator's choice: offer to `supervisor_id`, or re-assign to them when someone holds it."""
     from dispatch.dispatcher import offer_to
-    from dispatch.orders import reassign
+    from dispatch.operators import reassign
 
     name = actor.get_username() if actor is not None else "operator"
     if open_order(report) is not None:
@@ -115,14 +116,14 @@ def dispatch(report: Report, supervisor_id: int, *, actor, note: str = "") -> No
 
 
 def cancel(report: Report, *, actor, note: str) -> None:
-    from dispatch.orders import cancel as cancel_order
+    from dispatch.operators import cancel as cancel_order
 
     cancel_order(report, reason=note, actor=actor.get_username(), version=None)
 
 
 def refer(report: Report, *, actor, to: str, note: str) -> None:
     """To another OPD of the city (by code, re-routed there) or to an authority outside it."""
-    from dispatch.orders import refer as refer_report
+    from dispatch.operators import refer as refer_report
     from incidents.models import OPD
 
     name = actor.get_username()

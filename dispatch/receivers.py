@@ -21,40 +21,13 @@ from core.api import DomainError
 from incidents.models import Report, Status
 from tracking.models import Supervisor
 
-from . import maternity
-from .dispatcher import DispatchError, dispatch, events_kind_recategorised, try_awaiting
+from . import state
+from .dispatcher import auto_dispatch, dispatch, try_awaiting
+from .errors import DispatchError
 from .models import Decision, DispatchState, Order, OrderState, StepKind
+from .orders import detect_on_site
 
 log = logging.getLogger("dispatch")
-AUTO_FROM = (Status.ROUTED, Status.REOPENED, Status.AWAITING_SUPERVISOR)
-
-
-def auto_dispatch(report_id: int, trigger: str) -> Decision | None:
-    """Dispatch a routed report unless an operator holds it; a re-categorised report drops its old order."""
-    from . import orders  # noqa: PLC0415
-
-    with transaction.atomic():
-        report = Report.objects.select_for_update(of=("self",)).select_related("category").filter(pk=report_id).first()
-        if report is None or report.status not in AUTO_FROM:
-            return None
-        recategorised = events_kind_recategorised(report)
-        st = DispatchState.objects.filter(report=report).first()
-        if st is not None and st.queue == DispatchState.Queue.HELD:
-            if not recategorised:
-                return None
-            DispatchState.objects.filter(report=report).update(queue="")
-        stale = Order.objects.select_for_update().open().filter(report=report).first()
-        if stale is not None:
-            orders._close(
-                stale, OrderState.CANCELLED, StepKind.CANCELLED, timezone.now(), "dispatch", "report re-routed"
-            )
-        if maternity.is_maternity(report):
-            try:
-                with transaction.atomic():
-                    maternity.propose(report)
-            except maternity.NoFreeRoom as exc:
-                log.warning("report %s: %s", report.public_id, exc.message)
-        return dispatch(report, trigger=trigger)
 
 
 def on_report_routed(sender, report: Report, **kwargs) -> None:
@@ -148,11 +121,9 @@ def _waiting_here(supervisor_id: int, opd_id: int | None = None, kec: str | None
 
 
 def on_position_updated(sender, supervisor_id: int, position, supervisor=None, **kwargs) -> None:
-    from . import orders  # noqa: PLC0415
-
     try:
         if _may_be_on_the_way(supervisor_id):
-            orders.detect_on_site(supervisor_id, position.point)
+            detect_on_site(supervisor_id, position.point)
         if supervisor is not None:  # the worker read it with the position just now
             on_duty = supervisor.presence_state == "on_duty"
         else:
@@ -206,8 +177,6 @@ def sweep_awaiting(grace_s: int = 30) -> dict:
 
 def on_report_changed(sender, report: Report, event=None, **kwargs) -> None:
     """A report closed elsewhere (rejected, duplicate, resolved by an operator) ends its open order."""
-    from . import orders  # noqa: PLC0415
-
     _forget_waiting()
     if report.status in (Status.ROUTED, Status.REOPENED, Status.AWAITING_SUPERVISOR) or report.is_open:
         return
@@ -215,7 +184,7 @@ def on_report_changed(sender, report: Report, event=None, **kwargs) -> None:
         with transaction.atomic():
             order = Order.objects.select_for_update().open().filter(report_id=report.pk).first()
             if order is not None:
-                orders._close(
+                state.close_order(
                     order,
                     OrderState.CANCELLED,
                     StepKind.CANCELLED,

@@ -23,8 +23,9 @@ from rest_framework.views import APIView
 
 from incidents.models import Report
 
-from . import dispatcher, maternity, orders, stats
+from . import dispatcher, maternity, operators, orders, stats
 from .auth import CanSeeStats, DeviceTokenAuthentication, IsOperator, IsSupervisor, actor_name
+from .exclusions import with_text
 from .models import OPEN_ORDER_STATES, Facility, Order
 from .serializers import (
     CancelSerializer,
@@ -45,6 +46,7 @@ from .serializers import (
     RoomsSerializer,
     StepSerializer,
 )
+from .state import state_of
 
 ERRORS = {
     400: OpenApiResponse(description="bad input, with a message"),
@@ -201,7 +203,7 @@ def _report(public_id: str) -> Report:
 
 
 def dispatch_view(report: Report) -> dict:
-    state = dispatcher.state_of(report)
+    state = state_of(report)
     return {
         "report": report.public_id,
         "status": report.status,
@@ -271,7 +273,7 @@ class Reassign(DispatchAPIView):
         body.is_valid(raise_exception=True)
         v = body.validated_data
         report = _report(public_id)
-        orders.reassign(
+        operators.reassign(
             report,
             reason=v["reason"],
             actor=actor_name(request),
@@ -295,7 +297,7 @@ class Cancel(DispatchAPIView):
         body = CancelSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         v = body.validated_data
-        report = orders.cancel(
+        report = operators.cancel(
             _report(public_id), reason=v["reason"], actor=actor_name(request), version=v.get("version")
         )
         return Response(dispatch_view(report))
@@ -314,7 +316,7 @@ class Refer(DispatchAPIView):
         body = ReferSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         v = body.validated_data
-        report = orders.refer(
+        report = operators.refer(
             _report(public_id),
             reason=v["reason"],
             actor=actor_name(request),
@@ -356,7 +358,7 @@ class Queue(DispatchAPIView):
                     "created_at": r.created_at,
                     "queue": st.queue,
                     "reason": st.reason,
-                    "suggestions": st.suggestions,
+                    "suggestions": [with_text(s) for s in st.suggestions],
                     "escalations": st.escalations,
                     "last_escalation_at": st.last_escalation_at,
                     "version": st.version,

@@ -12,6 +12,7 @@ from core import jobs
 from core.models import Job
 from dispatch import dispatcher
 from dispatch import settings as ds
+from dispatch.exclusions import Exclusion
 from dispatch.models import DispatchState, Order, OrderStep
 from incidents.models import Report, ReportMedia, Status
 from tests.dispatch.conftest import CIPONDOH, TANGERANG, border_pair, ping, report_at, supervisor_at
@@ -132,7 +133,7 @@ def test_decline_goes_to_the_next_candidate_and_operators_see_the_escalation(off
     assert report.events.filter(note__startswith="eskalasi", public=False).exists()
     decision = report.dispatch_decisions.first()
     mine = next(c for c in decision.candidates if c["supervisor_id"] == first.pk)
-    assert mine["excluded"].startswith("declined this report")
+    assert mine["excluded"] == Exclusion.DECLINED and mine["excluded_detail"]["at"]
 
 
 def test_not_acknowledged_in_time_escalates_once(offered):
@@ -219,9 +220,7 @@ def test_refer_to_another_opd_dispatches_there(offered, operator_client, city):
     assert report.opd.code == "dkp" and report.status == Status.ROUTED
     order.refresh_from_db()
     assert order.state == "cancelled"
-    from dispatch.receivers import auto_dispatch
-
-    auto_dispatch(report.pk, "routed")  # what the routed signal does after commit
+    dispatcher.auto_dispatch(report.pk, "routed")  # what the routed signal does after commit
     assert Order.objects.open().get(report=report).supervisor_id == dkp.pk
 
 
@@ -262,6 +261,6 @@ def test_off_area_supervisor_is_suggested_outside_the_rule(refdata, city):
     decision = dispatcher.dispatch(report, trigger="test")
     assert decision.outcome == "awaiting"
     mine = next(c for c in decision.candidates if c["supervisor_id"] == wanderer.pk)
-    assert mine["excluded"].startswith("outside own assigned area")
+    assert mine["excluded"] == Exclusion.OUT_OF_AREA
     assert [s["supervisor_id"] for s in decision.suggestions] == [wanderer.pk]
-    assert decision.suggestions[0]["outside_rule"].startswith("outside own assigned area")
+    assert decision.suggestions[0]["outside_rule"] == Exclusion.OUT_OF_AREA
