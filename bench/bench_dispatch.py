@@ -14,7 +14,7 @@ Supervisors are spread at random over the 13 kecamatan, 5 field OPDs, all-day sh
 with a fresh fix. The ping history (10-second pings in daily partitions) is there so table and
 cache sizes are realistic; the decision itself reads only the latest positions.
 
-Defaults run in a few minutes. The issue's sizes:
+Defaults run in a few minutes. A whole city at full scale:
   .venv/bin/python bench/bench_dispatch.py --supervisors 10000 --pings 10000000
 """
 
@@ -47,8 +47,8 @@ CATEGORY_OF = {
 
 def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--supervisors", type=int, default=2000, help="supervisors (the issue: 10000)")
-    p.add_argument("--pings", type=int, default=500_000, help="rows of ping history (the issue: 10000000)")
+    p.add_argument("--supervisors", type=int, default=2000, help="supervisors (full scale: 10000)")
+    p.add_argument("--pings", type=int, default=500_000, help="rows of ping history (full scale: 10000000)")
     p.add_argument("--reports", type=int, default=200, help="decisions timed")
     p.add_argument("--latency", type=int, default=50, help="report -> my orders round trips")
     p.add_argument("--seed", type=int, default=7)

@@ -7,8 +7,9 @@ candidate's exclusion in its candidates JSON as `"excluded": <the code>` with
 Indonesian in locale/id): the API adds it as `excluded_text` / `outside_rule_text` (`with_text`),
 the console shows it to operators.
 
-Decisions stored before the codes hold an English sentence in `excluded` / `outside_rule`: `read`
-hands such a value back as the string it is, and `describe` shows it unchanged.
+A stored value that is not a code is an English sentence (how older decisions hold the reason):
+`read` hands it back as the string it is, and `describe` shows it unchanged. No migration is
+needed, and no row breaks a reader.
 
 `Decision.reason` and `DispatchState.reason` are English sentences kept for the audit trail:
 `summary_label` and `describe(..., translate=False)` give the English for them.

@@ -218,7 +218,7 @@ def _escalate(order: Order, trigger: str, note: str, at: datetime) -> Decision |
 
 
 @jobs.handler(state.ACK_TIMEOUT_JOB)
-def expire_offer(payload: dict) -> dict:
+def expire_offer(payload: dict[str, int]) -> dict[str, object]:
     """Timer: an offer not acknowledged in time goes to the next candidate (once; a no-op if answered)."""
     at = timezone.now()
     order = Order.objects.select_for_update().select_related("report", "supervisor").filter(pk=payload["order"]).first()

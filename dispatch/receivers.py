@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from core.api import DomainError
 from incidents.models import Report, Status
-from tracking.models import Supervisor
+from tracking.models import LatestPosition, Supervisor
 
 from . import state
 from .dispatcher import auto_dispatch, dispatch, try_awaiting
@@ -30,7 +30,7 @@ from .orders import detect_on_site
 log = logging.getLogger("dispatch")
 
 
-def on_report_routed(sender, report: Report, **kwargs) -> None:
+def on_report_routed(sender: object, report: Report, **kwargs: object) -> None:
     _forget_waiting()
     try:
         auto_dispatch(report.pk, "routed")
@@ -95,7 +95,7 @@ def _waiting_places() -> set[tuple[int, str]] | None:
     return facts["waiting"]
 
 
-def _known_place(supervisor, position) -> tuple[int | None, str | None]:
+def _known_place(supervisor: Supervisor | None, position: LatestPosition | None) -> tuple[int | None, str | None]:
     """(OPD, kecamatan) from what the worker read with the signal; (None, None) when it was not passed."""
     if supervisor is None or position is None:
         return None, None
@@ -120,7 +120,13 @@ def _waiting_here(supervisor_id: int, opd_id: int | None = None, kec: str | None
     return (opd_id, kec) if waiting.exists() else None
 
 
-def on_position_updated(sender, supervisor_id: int, position, supervisor=None, **kwargs) -> None:
+def on_position_updated(
+    sender: object,
+    supervisor_id: int,
+    position: LatestPosition,
+    supervisor: Supervisor | None = None,
+    **kwargs: object,
+) -> None:
     try:
         if _may_be_on_the_way(supervisor_id):
             detect_on_site(supervisor_id, position.point)
@@ -134,7 +140,14 @@ def on_position_updated(sender, supervisor_id: int, position, supervisor=None, *
         log.warning("dispatch on a ping of supervisor %s failed: %s", supervisor_id, exc)
 
 
-def on_presence_changed(sender, supervisor_id: int, new: str, supervisor=None, position=None, **kwargs) -> None:
+def on_presence_changed(
+    sender: object,
+    supervisor_id: int,
+    new: str,
+    supervisor: Supervisor | None = None,
+    position: LatestPosition | None = None,
+    **kwargs: object,
+) -> None:
     if new != "on_duty":
         return
     try:
@@ -144,7 +157,7 @@ def on_presence_changed(sender, supervisor_id: int, new: str, supervisor=None, p
         log.warning("dispatch when supervisor %s came on duty failed: %s", supervisor_id, exc)
 
 
-def sweep_awaiting(grace_s: int = 30) -> dict:
+def sweep_awaiting(grace_s: int = 30) -> dict[str, int]:
     """The safety net: retry waiting reports, and routed ones no dispatcher run has seen (a missed signal)."""
     now = timezone.now()
     offered = 0
@@ -175,7 +188,7 @@ def sweep_awaiting(grace_s: int = 30) -> dict:
     return {"offered_waiting": offered, "routed_caught_up": missed}
 
 
-def on_report_changed(sender, report: Report, event=None, **kwargs) -> None:
+def on_report_changed(sender: object, report: Report, event: object = None, **kwargs: object) -> None:
     """A report closed elsewhere (rejected, duplicate, resolved by an operator) ends its open order."""
     _forget_waiting()
     if report.status in (Status.ROUTED, Status.REOPENED, Status.AWAITING_SUPERVISOR) or report.is_open:

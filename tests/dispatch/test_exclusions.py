@@ -13,7 +13,7 @@ from tests.dispatch.conftest import CIPONDOH, TANGERANG, border_pair, report_at,
 
 AT = datetime(2026, 3, 2, 1, 5, tzinfo=UTC)  # 08:05 WIB
 
-# each exclusion in English, as the dispatcher wrote it into decisions before the codes
+# each exclusion in English: the sentence older decisions hold for it
 ENGLISH = [
     (ex.not_on_duty("off_shift", "no shift at Mon 08:05 WIB"), "off shift: no shift at Mon 08:05 WIB"),
     (ex.not_on_duty("offline", "no fix ever received"), "offline: no fix ever received"),
@@ -88,7 +88,7 @@ def test_the_api_gives_the_code_and_the_text_in_the_callers_language_old_decisio
     decision = dispatcher.dispatch(report, trigger="test")
     assert decision.outcome == Decision.Outcome.AWAITING
     assert "(1 at the cap)" in decision.reason  # counted by the code, kept in English
-    old = Decision.objects.create(  # a decision stored before the codes
+    old = Decision.objects.create(  # an older decision: sentences, no codes
         report=report,
         trigger="test",
         outcome=Decision.Outcome.AWAITING,
