@@ -127,3 +127,15 @@ def test_sweep_catches_a_routed_report_whose_signal_was_missed(refdata, city):
     Report.objects.filter(pk=report.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
     assert sweep_awaiting()["routed_caught_up"] == 1
     assert Order.objects.get(report=report).supervisor_id == sup.pk
+
+
+def test_off_area_supervisor_is_suggested_outside_the_rule(refdata, city):
+    # assigned to Tangerang, standing in Cipondoh: out of their own area, so not a candidate here
+    wanderer = supervisor_at(inside(city, 500), kecamatan=(TANGERANG,))
+    report = report_at(inside(city, 300))
+    decision = dispatcher.dispatch(report, trigger="test")
+    assert decision.outcome == "awaiting"
+    mine = next(c for c in decision.candidates if c["supervisor_id"] == wanderer.pk)
+    assert mine["excluded"] == Exclusion.OUT_OF_AREA
+    assert [s["supervisor_id"] for s in decision.suggestions] == [wanderer.pk]
+    assert decision.suggestions[0]["outside_rule"] == Exclusion.OUT_OF_AREA
