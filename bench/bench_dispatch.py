@@ -14,7 +14,7 @@ Supervisors are spread at random over the 13 kecamatan, 5 field OPDs, all-day sh
 with a fresh fix. The ping history (10-second pings in daily partitions) is there so table and
 cache sizes are realistic; the decision itself reads only the latest positions.
 
-Defaults run in a few minutes. The issue's sizes:
+Defaults run in a few minutes. A whole city at full scale:
   .venv/bin/python bench/bench_dispatch.py --supervisors 10000 --pings 10000000
 """
 
@@ -47,8 +47,8 @@ CATEGORY_OF = {
 
 def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--supervisors", type=int, default=2000, help="supervisors (the issue: 10000)")
-    p.add_argument("--pings", type=int, default=500_000, help="rows of ping history (the issue: 10000000)")
+    p.add_argument("--supervisors", type=int, default=2000, help="supervisors (full scale: 10000)")
+    p.add_argument("--pings", type=int, default=500_000, help="rows of ping history (full scale: 10000000)")
     p.add_argument("--reports", type=int, default=200, help="decisions timed")
     p.add_argument("--latency", type=int, default=50, help="report -> my orders round trips")
     p.add_argument("--seed", type=int, default=7)
@@ -207,7 +207,7 @@ def run(args) -> None:
     from django.test import Client
     from tqdm import tqdm
 
-    from dispatch import dispatcher
+    from dispatch import candidates, dispatcher
     from dispatch.models import Order
     from incidents.bootstrap import bootstrap as incidents_bootstrap
     from incidents.intake import ReportInput, submit_report
@@ -238,33 +238,33 @@ def run(args) -> None:
         )
 
     def decide(report):
-        return dispatcher.rank(dispatcher.judge(report))
+        return candidates.rank(candidates.judge(report))
 
     refresh_fixes(args.seed)
     knn, base, chosen_same = [], [], 0
-    original = dispatcher.nearest_positions
+    original = candidates.nearest_positions
     for report in tqdm(reports, desc="decisions (KNN vs baseline)"):
         with transaction.atomic():
             t = time.perf_counter()
             a = decide(report)
             knn.append(time.perf_counter() - t)
-        dispatcher.nearest_positions = nearest_without_index
+        candidates.nearest_positions = nearest_without_index
         try:
             with transaction.atomic():
                 t = time.perf_counter()
                 b = decide(report)
                 base.append(time.perf_counter() - t)
         finally:
-            dispatcher.nearest_positions = original
+            candidates.nearest_positions = original
         chosen_same += [c.supervisor_id for c in a[:1]] == [c.supervisor_id for c in b[:1]]
 
     # the spatial step alone: candidates in the kecamatan, nearest first
     spatial_knn, spatial_base = [], []
     for report in tqdm(reports, desc="spatial step alone"):
-        kec = dispatcher.current_kecamatan(report)
+        kec = candidates.current_kecamatan(report)
         with transaction.atomic():
             t = time.perf_counter()
-            dispatcher.nearest_positions(report, kec, inside=True, limit=200)
+            candidates.nearest_positions(report, kec, inside=True, limit=200)
             spatial_knn.append(time.perf_counter() - t)
         with transaction.atomic():
             t = time.perf_counter()

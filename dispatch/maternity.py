@@ -14,27 +14,14 @@ from django.contrib.gis.geos import Point
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework import status as http
 
-from core.api import DomainError
 from incidents import lifecycle
 from incidents.models import EventKind, Report, ReportEvent, Status
 
 from . import settings as ds
-from .dispatcher import _move_report
+from .errors import BookingError, NoFreeRoom, RoomInputError
 from .models import Facility, RoomHold
-
-
-class BookingError(DomainError):
-    status_code = http.HTTP_409_CONFLICT
-
-
-class NoFreeRoom(BookingError):
-    pass
-
-
-class RoomInputError(DomainError):
-    status_code = http.HTTP_400_BAD_REQUEST
+from .state import move_report
 
 
 def is_maternity(report: Report) -> bool:
@@ -104,7 +91,7 @@ def confirm(hold_id: int, *, actor: str) -> RoomHold:
         hold.state, hold.decided_at, hold.decided_by = RoomHold.State.CONFIRMED, timezone.now(), actor
         hold.save(update_fields=["state", "decided_at", "decided_by"])
         if hold.report.status in (Status.ROUTED, Status.AWAITING_SUPERVISOR, Status.REOPENED):
-            _move_report(
+            move_report(
                 hold.report,
                 Status.DISPATCHED,
                 actor_label=actor,

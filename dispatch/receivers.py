@@ -19,45 +19,18 @@ from django.utils import timezone
 
 from core.api import DomainError
 from incidents.models import Report, Status
-from tracking.models import Supervisor
+from tracking.models import LatestPosition, Supervisor
 
-from . import maternity
-from .dispatcher import DispatchError, dispatch, events_kind_recategorised, try_awaiting
+from . import state
+from .dispatcher import auto_dispatch, dispatch, try_awaiting
+from .errors import DispatchError
 from .models import Decision, DispatchState, Order, OrderState, StepKind
+from .orders import detect_on_site
 
 log = logging.getLogger("dispatch")
-AUTO_FROM = (Status.ROUTED, Status.REOPENED, Status.AWAITING_SUPERVISOR)
 
 
-def auto_dispatch(report_id: int, trigger: str) -> Decision | None:
-    """Dispatch a routed report unless an operator holds it; a re-categorised report drops its old order."""
-    from . import orders  # noqa: PLC0415
-
-    with transaction.atomic():
-        report = Report.objects.select_for_update(of=("self",)).select_related("category").filter(pk=report_id).first()
-        if report is None or report.status not in AUTO_FROM:
-            return None
-        recategorised = events_kind_recategorised(report)
-        st = DispatchState.objects.filter(report=report).first()
-        if st is not None and st.queue == DispatchState.Queue.HELD:
-            if not recategorised:
-                return None
-            DispatchState.objects.filter(report=report).update(queue="")
-        stale = Order.objects.select_for_update().open().filter(report=report).first()
-        if stale is not None:
-            orders._close(
-                stale, OrderState.CANCELLED, StepKind.CANCELLED, timezone.now(), "dispatch", "report re-routed"
-            )
-        if maternity.is_maternity(report):
-            try:
-                with transaction.atomic():
-                    maternity.propose(report)
-            except maternity.NoFreeRoom as exc:
-                log.warning("report %s: %s", report.public_id, exc.message)
-        return dispatch(report, trigger=trigger)
-
-
-def on_report_routed(sender, report: Report, **kwargs) -> None:
+def on_report_routed(sender: object, report: Report, **kwargs: object) -> None:
     _forget_waiting()
     try:
         auto_dispatch(report.pk, "routed")
@@ -122,7 +95,7 @@ def _waiting_places() -> set[tuple[int, str]] | None:
     return facts["waiting"]
 
 
-def _known_place(supervisor, position) -> tuple[int | None, str | None]:
+def _known_place(supervisor: Supervisor | None, position: LatestPosition | None) -> tuple[int | None, str | None]:
     """(OPD, kecamatan) from what the worker read with the signal; (None, None) when it was not passed."""
     if supervisor is None or position is None:
         return None, None
@@ -147,12 +120,16 @@ def _waiting_here(supervisor_id: int, opd_id: int | None = None, kec: str | None
     return (opd_id, kec) if waiting.exists() else None
 
 
-def on_position_updated(sender, supervisor_id: int, position, supervisor=None, **kwargs) -> None:
-    from . import orders  # noqa: PLC0415
-
+def on_position_updated(
+    sender: object,
+    supervisor_id: int,
+    position: LatestPosition,
+    supervisor: Supervisor | None = None,
+    **kwargs: object,
+) -> None:
     try:
         if _may_be_on_the_way(supervisor_id):
-            orders.detect_on_site(supervisor_id, position.point)
+            detect_on_site(supervisor_id, position.point)
         if supervisor is not None:  # the worker read it with the position just now
             on_duty = supervisor.presence_state == "on_duty"
         else:
@@ -163,7 +140,14 @@ def on_position_updated(sender, supervisor_id: int, position, supervisor=None, *
         log.warning("dispatch on a ping of supervisor %s failed: %s", supervisor_id, exc)
 
 
-def on_presence_changed(sender, supervisor_id: int, new: str, supervisor=None, position=None, **kwargs) -> None:
+def on_presence_changed(
+    sender: object,
+    supervisor_id: int,
+    new: str,
+    supervisor: Supervisor | None = None,
+    position: LatestPosition | None = None,
+    **kwargs: object,
+) -> None:
     if new != "on_duty":
         return
     try:
@@ -173,7 +157,7 @@ def on_presence_changed(sender, supervisor_id: int, new: str, supervisor=None, p
         log.warning("dispatch when supervisor %s came on duty failed: %s", supervisor_id, exc)
 
 
-def sweep_awaiting(grace_s: int = 30) -> dict:
+def sweep_awaiting(grace_s: int = 30) -> dict[str, int]:
     """The safety net: retry waiting reports, and routed ones no dispatcher run has seen (a missed signal)."""
     now = timezone.now()
     offered = 0
@@ -204,10 +188,8 @@ def sweep_awaiting(grace_s: int = 30) -> dict:
     return {"offered_waiting": offered, "routed_caught_up": missed}
 
 
-def on_report_changed(sender, report: Report, event=None, **kwargs) -> None:
+def on_report_changed(sender: object, report: Report, event: object = None, **kwargs: object) -> None:
     """A report closed elsewhere (rejected, duplicate, resolved by an operator) ends its open order."""
-    from . import orders  # noqa: PLC0415
-
     _forget_waiting()
     if report.status in (Status.ROUTED, Status.REOPENED, Status.AWAITING_SUPERVISOR) or report.is_open:
         return
@@ -215,7 +197,7 @@ def on_report_changed(sender, report: Report, event=None, **kwargs) -> None:
         with transaction.atomic():
             order = Order.objects.select_for_update().open().filter(report_id=report.pk).first()
             if order is not None:
-                orders._close(
+                state.close_order(
                     order,
                     OrderState.CANCELLED,
                     StepKind.CANCELLED,

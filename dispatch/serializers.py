@@ -11,7 +11,16 @@ from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from incidents.serializers import ReportVersionField
 
+from .exclusions import with_text
 from .models import Decision, DispatchState, Facility, Order, OrderStep, RoomHold
+
+
+class ReasonsField(serializers.JSONField):
+    """Stored candidates or suggestions, each with its reasons as text in the request's language
+    (`excluded_text`, `outside_rule_text`; see dispatch.exclusions)."""
+
+    def to_representation(self, value):
+        return super().to_representation([with_text(row) for row in value or []])
 
 
 class StepSerializer(serializers.ModelSerializer):
@@ -76,6 +85,11 @@ class OrderSerializer(serializers.ModelSerializer):
 
 
 class DecisionSerializer(serializers.ModelSerializer):
+    candidates = ReasonsField(
+        required=False, help_text="every supervisor judged: distance_m, presence, workload, excluded (why)"
+    )
+    suggestions = ReasonsField(required=False, help_text="outside the rule: other kecamatan, off-area")
+
     class Meta:
         model = Decision
         fields = [
@@ -94,6 +108,8 @@ class DecisionSerializer(serializers.ModelSerializer):
 
 
 class DispatchStateSerializer(serializers.ModelSerializer):
+    suggestions = ReasonsField(required=False)
+
     class Meta:
         model = DispatchState
         fields = ["version", "queue", "reason", "suggestions", "escalations", "last_escalation_at", "updated_at"]

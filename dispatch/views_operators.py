@@ -20,8 +20,9 @@ from rest_framework.views import APIView
 from incidents.models import Report
 from incidents.versions import unchanged_since
 
-from . import dispatcher, orders, stats
+from . import dispatcher, operators, stats
 from .auth import IsOperator, actor_name
+from .exclusions import with_text
 from .models import OPEN_ORDER_STATES, Order
 from .serializers import (
     CancelSerializer,
@@ -34,11 +35,12 @@ from .serializers import (
     RoomHoldSerializer,
     StepSerializer,
 )
+from .state import state_of
 from .views import ERRORS, orders_qs, report_or_404
 
 
 def dispatch_view(report: Report) -> dict:
-    state = dispatcher.state_of(report)
+    state = state_of(report)
     order_list = list(orders_qs().filter(report=report))
     held = next((o for o in order_list if o.state in OPEN_ORDER_STATES), None)
     holder = None
@@ -126,7 +128,7 @@ class Reassign(APIView):
         v = body.validated_data
         seen_report, seen_dispatch = _seen(v["version"])
         with unchanged_since(report_or_404(public_id), seen_report) as report:
-            orders.reassign(
+            operators.reassign(
                 report,
                 reason=v["reason"],
                 actor=actor_name(request),
@@ -152,7 +154,7 @@ class Cancel(APIView):
         v = body.validated_data
         seen_report, seen_dispatch = _seen(v.get("version"))
         with unchanged_since(report_or_404(public_id), seen_report) as report:
-            orders.cancel(report, reason=v["reason"], actor=actor_name(request), version=seen_dispatch)
+            operators.cancel(report, reason=v["reason"], actor=actor_name(request), version=seen_dispatch)
         report.refresh_from_db()
         return Response(dispatch_view(report))
 
@@ -172,7 +174,7 @@ class Refer(APIView):
         v = body.validated_data
         seen_report, seen_dispatch = _seen(v.get("version"))
         with unchanged_since(report_or_404(public_id), seen_report) as report:
-            orders.refer(
+            operators.refer(
                 report,
                 reason=v["reason"],
                 actor=actor_name(request),
@@ -215,7 +217,7 @@ class Queue(APIView):
                     "created_at": r.created_at,
                     "queue": st.queue,
                     "reason": st.reason,
-                    "suggestions": st.suggestions,
+                    "suggestions": [with_text(suggestion) for suggestion in st.suggestions],
                     "escalations": st.escalations,
                     "last_escalation_at": st.last_escalation_at,
                     "version": st.version,

@@ -153,3 +153,28 @@ def quiet():
     yield
     for signal, fn, uid in wiring:
         signal.connect(fn, dispatch_uid=uid)
+
+
+def phone(sup) -> APIClient:
+    """A client with the supervisor's phone credentials (device token)."""
+    c = APIClient()
+    c.credentials(HTTP_AUTHORIZATION=f"Bearer {sup.token}", HTTP_X_DEVICE_ID=sup.device.device_id)
+    return c
+
+
+@pytest.fixture
+def offered(refdata, city):
+    """A report in Cipondoh offered to the nearer of two supervisors: (report, order, first, second)."""
+    from dispatch import dispatcher
+    from dispatch.models import Order
+
+    def inside(depth_m):
+        return border_pair(city, CIPONDOH, TANGERANG, depth_m=depth_m)[1]
+
+    first = supervisor_at(inside(400))
+    second = supervisor_at(inside(800))
+    report = report_at(inside(300))
+    dispatcher.dispatch(report, trigger="test")
+    order = Order.objects.get(report=report)
+    assert order.supervisor_id == first.pk
+    return report, order, first, second

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from dispatch import dispatcher, orders
+from dispatch import dispatcher, errors, operators, state
 from dispatch.models import Order
 from tests.conftest import ensure_city
 from tests.dispatch.conftest import CIPONDOH, TANGERANG, border_pair, report_at, supervisor_at
@@ -72,20 +72,20 @@ def test_two_operators_reassign_one_report_one_wins_the_other_is_told(city_tx, q
     report = report_at(inside(city_tx, 300))
     dispatcher.dispatch(report.pk, trigger="test")
     assert Order.objects.open().get(report=report).supervisor_id == a.pk
-    version = dispatcher.state_of(report).version
+    version = state.state_of(report).version
 
     results = run_together(
         [
-            lambda: orders.reassign(
+            lambda: operators.reassign(
                 report, reason="op1: B lebih cepat", actor="op1", version=version, supervisor_id=b.pk
             ),
-            lambda: orders.reassign(
+            lambda: operators.reassign(
                 report, reason="op2: C lebih cepat", actor="op2", version=version, supervisor_id=c.pk
             ),
         ]
     )
 
-    losers = [r for r in results if isinstance(r, orders.StaleVersion)]
+    losers = [r for r in results if isinstance(r, errors.StaleVersion)]
     winners = [r for r in results if not isinstance(r, Exception)]
     assert len(losers) == 1 and len(winners) == 1, results
     assert Order.objects.open().filter(report=report).count() == 1
@@ -109,5 +109,5 @@ def test_an_offer_does_not_wait_for_a_report_being_filed_to_the_same_opd(city_tx
         with transaction.atomic():
             with connection.cursor() as cur:
                 cur.execute("SET LOCAL lock_timeout = '3s'")
-            assert dispatcher._lock_and_count(sup.pk) == 0  # before the fix: lock timeout
+            assert dispatcher.lock_and_count(sup.pk) == 0  # with the OPD row in the lock: a lock timeout
         filing.rollback()

@@ -7,6 +7,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from dispatch import dispatcher
+from dispatch.exclusions import Exclusion
 from dispatch.models import Decision, DispatchState, Order
 from incidents.models import Report, Status
 from tests.dispatch.conftest import (
@@ -49,10 +50,10 @@ def test_nearest_in_kecamatan_on_duty_right_opd_wins_over_every_nearer_one(refda
     assert decision.chosen_id == winner.pk
     c = by_id(decision)
     assert other_opd.pk not in c  # another OPD is never a candidate
-    assert across.pk in c and "outside kecamatan" in c[across.pk]["excluded"]  # assigned here, but across the line
-    assert c[stale.pk]["excluded"].startswith("stale")
-    assert c[off_shift.pk]["excluded"].startswith("off shift")
-    assert "mock" in c[mocker.pk]["excluded"]
+    assert across.pk in c and c[across.pk]["excluded"] == Exclusion.OUTSIDE_KECAMATAN  # assigned here, across the line
+    assert c[stale.pk]["excluded"] == Exclusion.STALE
+    assert c[off_shift.pk]["excluded"] == Exclusion.OFF_SHIFT
+    assert c[mocker.pk]["excluded"] == Exclusion.MOCK_LOCATION
     assert c[winner.pk]["excluded"] is None and c[winner.pk]["rank"] == 1
     assert 500 < c[winner.pk]["distance_m"] < 700
     order = Order.objects.get(report=report)
@@ -74,7 +75,7 @@ def test_cap_sends_the_next_report_to_the_next_supervisor(refdata, city):
     second = dispatcher.dispatch(second_report, trigger="test")
     assert first.chosen_id == near.pk
     assert second.chosen_id == far.pk
-    assert by_id(second)[near.pk]["excluded"].startswith("at the cap")
+    assert by_id(second)[near.pk]["excluded"] == Exclusion.AT_CAP
 
 
 @override_settings(DISPATCH_TIE_TOLERANCE_M=100)
@@ -99,7 +100,7 @@ def test_no_candidate_waits_with_reason_and_suggestions_then_dispatches_when_one
     state = DispatchState.objects.get(report=report)
     assert state.queue == "awaiting" and "no DBMSDA supervisor is in kecamatan" in state.reason
     assert [s["supervisor_id"] for s in state.suggestions] == [neighbour.pk]
-    assert "another kecamatan" in state.suggestions[0]["outside_rule"]
+    assert state.suggestions[0]["outside_rule"] == Exclusion.OTHER_KECAMATAN
     assert report.events.filter(to_status=Status.AWAITING_SUPERVISOR).exists()
 
     # a fitting supervisor (assigned to Cipondoh) switches the phone on inside Cipondoh
@@ -126,3 +127,15 @@ def test_sweep_catches_a_routed_report_whose_signal_was_missed(refdata, city):
     Report.objects.filter(pk=report.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
     assert sweep_awaiting()["routed_caught_up"] == 1
     assert Order.objects.get(report=report).supervisor_id == sup.pk
+
+
+def test_off_area_supervisor_is_suggested_outside_the_rule(refdata, city):
+    # assigned to Tangerang, standing in Cipondoh: out of their own area, so not a candidate here
+    wanderer = supervisor_at(inside(city, 500), kecamatan=(TANGERANG,))
+    report = report_at(inside(city, 300))
+    decision = dispatcher.dispatch(report, trigger="test")
+    assert decision.outcome == "awaiting"
+    mine = next(c for c in decision.candidates if c["supervisor_id"] == wanderer.pk)
+    assert mine["excluded"] == Exclusion.OUT_OF_AREA
+    assert [s["supervisor_id"] for s in decision.suggestions] == [wanderer.pk]
+    assert decision.suggestions[0]["outside_rule"] == Exclusion.OUT_OF_AREA

@@ -9,8 +9,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from dispatch import maternity, orders
+from dispatch.dispatcher import auto_dispatch
 from dispatch.models import Facility, Order, RoomHold
-from dispatch.receivers import auto_dispatch
 from incidents.models import Report, Status
 from tests.dispatch.conftest import (
     CIPONDOH,

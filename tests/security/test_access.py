@@ -134,8 +134,8 @@ def world(city):
     from django.contrib.auth.models import Group, User
     from django.contrib.gis.geos import Point
 
+    from dispatch.dispatcher import offer
     from dispatch.models import Facility, Order
-    from dispatch.orders import offer
     from incidents.bootstrap import bootstrap
     from incidents.intake import ReportInput, submit_report
 
