@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoapp.settings")
 
-from bench.scratch import scratch_database  # noqa: E402
+from bench.scratch import scratch_database
 
 BENCH_DB = os.environ.get("BENCH_DB_CHECKS_DB", "bench_db_checks")
 

@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoapp.settings")
 
-from bench.scratch import ms, scratch_database  # noqa: E402
+from bench.scratch import ms, scratch_database
 
 BENCH_DB = "bench_dispatch"
 FIELD_OPDS = ["dishub", "dbmsda", "dkp", "satpolpp", "bpbd"]

@@ -23,16 +23,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoapp.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-import shapely  # noqa: E402
-from django.db import connection  # noqa: E402
+import shapely
+from django.db import connection
 
-from kecamatan_boundaries.bootstrap import load_city_boundaries  # noqa: E402
-from kecamatan_boundaries.lookup import BoundaryIndex  # noqa: E402
-from kecamatan_boundaries.models import Kecamatan  # noqa: E402
+from kecamatan_boundaries.bootstrap import load_city_boundaries
+from kecamatan_boundaries.lookup import BoundaryIndex
+from kecamatan_boundaries.models import Kecamatan
 
 BBOX = (106.5515, -6.2561, 106.7486, -6.0971)  # Kota Tangerang, lon/lat
 

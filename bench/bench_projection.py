@@ -30,15 +30,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoapp.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-import numpy as np  # noqa: E402
-import shapely  # noqa: E402
-from pyproj import Transformer  # noqa: E402
+import numpy as np
+import shapely
+from pyproj import Transformer
 
-from core.projection import pipeline_transformer  # noqa: E402
+from core.projection import pipeline_transformer
 
 KECAMATAN_FILE = ROOT / "fixtures" / "kota_tangerang" / "kota_tangerang_kecamatan.geojson"
 

@@ -57,8 +57,8 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoapp.settings")
 
-from bench.scratch import ms as pct  # noqa: E402
-from bench.scratch import scratch_database  # noqa: E402
+from bench.scratch import ms as pct
+from bench.scratch import scratch_database
 
 BENCH_DB = os.environ.get("BENCH_TRACKING_DB", "bench_tracking")
 COLUMNS = (
