@@ -35,19 +35,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoapp.settings")
 os.environ["CONSOLE_TILE_URL"] = ""  # no tiles: measure the app, not a tile server
 os.environ["GEOAPP_TEST_DB"] = "bench_console"
 
-import django
+import django  # noqa: E402
 
 django.setup()
 
-import requests
-from django.contrib.gis.geos import Point
-from django.db import connections
-from django.test import override_settings
-from django.test.utils import setup_databases, teardown_databases
-from django.utils import timezone
-from tqdm import tqdm
+import requests  # noqa: E402
+from django.contrib.gis.geos import Point  # noqa: E402
+from django.db import connections  # noqa: E402
+from django.test import override_settings  # noqa: E402
+from django.test.utils import setup_databases, teardown_databases  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from tqdm import tqdm  # noqa: E402
 
-from console.testing import CHROMIUM, CHROMIUM_ARGS
+from console.testing import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 FIELD_OPDS = ["dishub", "dbmsda", "dkp", "satpolpp", "bpbd"]
 

@@ -30,18 +30,18 @@ import django
 
 django.setup()
 
-import numpy as np
-from django.conf import settings
-from django.contrib.gis.geos import Point
-from django.db import connection
-from django.http import HttpResponse
-from django.test import Client, override_settings
-from django.urls import include, path
-from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
-from tqdm import tqdm
+import numpy as np  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.gis.geos import Point  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.http import HttpResponse  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
+from django.urls import include, path  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from django.views.decorators.csrf import csrf_exempt  # noqa: E402
+from tqdm import tqdm  # noqa: E402
 
-from incidents.signals import report_changed, report_routed
+from incidents.signals import report_changed, report_routed  # noqa: E402
 
 SIGNALS = (report_changed, report_routed)
 FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "kota_tangerang" / "kota_tangerang_kelurahan.geojson"

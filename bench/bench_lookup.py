@@ -27,12 +27,12 @@ import django
 
 django.setup()
 
-import shapely
-from django.db import connection
+import shapely  # noqa: E402
+from django.db import connection  # noqa: E402
 
-from kecamatan_boundaries.bootstrap import load_city_boundaries
-from kecamatan_boundaries.lookup import BoundaryIndex
-from kecamatan_boundaries.models import Kecamatan
+from kecamatan_boundaries.bootstrap import load_city_boundaries  # noqa: E402
+from kecamatan_boundaries.lookup import BoundaryIndex  # noqa: E402
+from kecamatan_boundaries.models import Kecamatan  # noqa: E402
 
 BBOX = (106.5515, -6.2561, 106.7486, -6.0971)  # Kota Tangerang, lon/lat
 

@@ -30,15 +30,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoapp.settings")
 
-import django
+import django  # noqa: E402
 
 django.setup()
 
-import numpy as np
-import shapely
-from pyproj import Transformer
+import numpy as np  # noqa: E402
+import shapely  # noqa: E402
+from pyproj import Transformer  # noqa: E402
 
-from core.projection import pipeline_transformer
+from core.projection import pipeline_transformer  # noqa: E402
 
 KECAMATAN_FILE = ROOT / "fixtures" / "kota_tangerang" / "kota_tangerang_kecamatan.geojson"
 
