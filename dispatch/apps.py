@@ -6,7 +6,7 @@ class DispatchConfig(AppConfig):
     verbose_name = "Dispatch and orders"
 
     def ready(self) -> None:
-        from incidents.signals import report_changed, report_routed
+        from incidents.signals import report_changed, report_closing, report_routed
         from tracking.signals import position_updated, presence_changed
 
         from . import orders, receivers  # noqa: F401 - orders registers its job handlers
@@ -14,6 +14,7 @@ class DispatchConfig(AppConfig):
         _grant_role_permissions()
         report_routed.connect(receivers.on_report_routed, dispatch_uid="dispatch_on_routed")
         report_changed.connect(receivers.on_report_changed, dispatch_uid="dispatch_on_report_changed")
+        report_closing.connect(receivers.refuse_closing_while_held, dispatch_uid="dispatch_refuse_closing_held")
         position_updated.connect(receivers.on_position_updated, dispatch_uid="dispatch_on_position")
         presence_changed.connect(receivers.on_presence_changed, dispatch_uid="dispatch_on_presence")
         from core import relay, worker

@@ -37,6 +37,12 @@ class OrderConflict(DomainError):
     status_code = http.HTTP_409_CONFLICT
 
 
+class ReportHeld(DomainError):
+    """An operator tried to close a report a supervisor holds: the order is cancelled first."""
+
+    status_code = http.HTTP_409_CONFLICT
+
+
 class StaleVersion(DomainError):
     """An operator acted on a version of the report's dispatch that someone changed meanwhile."""
 

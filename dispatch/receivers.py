@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.api import DomainError
 from incidents.models import Report, Status
@@ -23,7 +24,7 @@ from tracking.models import LatestPosition, Supervisor
 
 from . import state
 from .dispatcher import auto_dispatch, dispatch, try_awaiting
-from .errors import DispatchError
+from .errors import DispatchError, ReportHeld
 from .models import Decision, DispatchState, Order, OrderState, StepKind
 from .orders import detect_on_site
 
@@ -207,3 +208,14 @@ def on_report_changed(sender: object, report: Report, event: object = None, **kw
                 )
     except DatabaseError as exc:
         log.warning("closing the order of report %s failed: %s", report.pk, exc)
+
+
+def refuse_closing_while_held(sender: object, report: Report, **kwargs: object) -> None:
+    """An operator does not close a report a supervisor holds: the order is cancelled first, or the
+    supervisor resolves it (incidents' `report_closing`, sent with the report locked)."""
+    order = Order.objects.open().filter(report=report).select_related("supervisor").first()
+    if order is not None:
+        raise ReportHeld(
+            _("%(id)s is with %(name)s now; cancel the order first, or let the supervisor resolve it.")
+            % {"id": report.public_id, "name": order.supervisor.name}
+        )

@@ -31,7 +31,7 @@ from .models import (
     ReportEvent,
     Status,
 )
-from .signals import REPORT, report_changed, report_routed
+from .signals import REPORT, report_changed, report_closing, report_routed
 
 S = Status
 _SIDE_EXITS = {S.REJECTED, S.DUPLICATE, S.REFERRED}
@@ -72,6 +72,15 @@ class LifecycleError(DomainError):
     """A change asked for in a way that cannot work: an unknown status, a report merged into itself (400)."""
 
     status_code = http.HTTP_400_BAD_REQUEST
+
+
+# What an operator's change closes; the other apps are asked first (`check_operator_may_close`).
+OPERATOR_CLOSES = frozenset({Status.RESOLVED, Status.REJECTED, Status.CLOSED, Status.DUPLICATE})
+
+
+def check_operator_may_close(report: Report) -> None:
+    """Let the other apps refuse an operator's closing of `report` (their receivers raise a DomainError)."""
+    report_closing.send(sender=Report, report=report)
 
 
 def allowed_next(status: str) -> list[str]:

@@ -1,7 +1,8 @@
-"""Signals other apps hook into (dispatch, the live console). Both are sent after commit.
+"""Signals other apps hook into (dispatch, the live console).
 
-report_changed(sender=Report, report, event, created)   every change written by lifecycle/intake
-report_routed(sender=Report, report)                     the report reached status `routed`
+report_changed(sender=Report, report, event, created)   every change written by lifecycle/intake (after commit)
+report_routed(sender=Report, report)                     the report reached status `routed` (after commit)
+report_closing(sender=Report, report)                    an operator is about to close it (before, see below)
 
 They travel through core.relay: in the request after commit ("inline") or from the worker,
 whose deliverer is here. From the worker, `report` is the report as it is when delivered (a
@@ -17,6 +18,10 @@ from .models import Report, ReportEvent
 
 report_changed = Signal()
 report_routed = Signal()
+# Sent with the report locked, before an operator closes it (resolved, rejected, closed, merged as a
+# duplicate): a receiver that must keep it open raises a DomainError, which refuses the change with
+# nothing written (dispatch, while a supervisor holds the report).
+report_closing = Signal()
 
 REPORT = "incidents.report"
 

@@ -218,6 +218,8 @@ class ReportStatusChange(APIView):
         body.is_valid(raise_exception=True)
         v = body.validated_data
         with unchanged_since(_operator_report(public_id), v.get("version")) as report:
+            if v["status"] in lifecycle.OPERATOR_CLOSES:
+                lifecycle.check_operator_may_close(report)
             lifecycle.change_status(report, v["status"], actor=request.user, note=v["note"], public=v["public"])
         return _answer(request, report)
 
@@ -252,6 +254,7 @@ class ReportMerge(APIView):
         if original is None:
             raise ValidationError({"original": ["no report with this public id"]})
         with unchanged_since(_operator_report(public_id), v.get("version")) as report:
+            lifecycle.check_operator_may_close(report)
             lifecycle.merge_duplicate(report, original, actor=request.user, note=v["note"])
         return _answer(request, report)
 

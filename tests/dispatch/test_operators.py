@@ -61,3 +61,29 @@ def test_queue_shows_awaiting_with_reason(refdata, city, operator_client):
     row = next(x for x in r.json()["results"] if x["report"] == report.public_id)
     assert row["queue"] == "awaiting" and "no DBMSDA supervisor" in row["reason"]
     assert Report.objects.get(pk=report.pk).status == Status.AWAITING_SUPERVISOR
+
+
+def test_an_operator_cannot_close_a_report_a_supervisor_holds(offered, operator_client, city):
+    """Resolve, reject and merge are refused (409, naming who holds it) until the order is cancelled."""
+    report, order, first, _ = offered
+    original = report_at(inside(city, 300))
+    base = f"/api/reports/{report.public_id}"
+    attempts = [
+        (f"{base}/status/", {"status": "resolved", "note": "sudah"}),
+        (f"{base}/status/", {"status": "rejected", "note": "bukan laporan"}),
+        (f"{base}/merge/", {"original": original.public_id, "note": "sama"}),
+    ]
+    for url, body in attempts:
+        r = operator_client.post(url, body, format="json")
+        assert r.status_code == 409, (url, body, r.content)
+        assert first.name in r.json()["detail"] and "batalkan penugasan dulu" in r.json()["detail"]
+    report.refresh_from_db()
+    assert report.status == Status.DISPATCHED
+    assert Order.objects.open().get(report=report).pk == order.pk
+
+    cancelled = operator_client.post(f"{base}/cancel/", {"reason": "salah kategori"}, format="json")
+    assert cancelled.status_code == 200, cancelled.content
+    resolved = operator_client.post(f"{base}/status/", {"status": "rejected", "note": "bukan laporan"}, format="json")
+    assert resolved.status_code == 200, resolved.content
+    report.refresh_from_db()
+    assert report.status == Status.REJECTED
