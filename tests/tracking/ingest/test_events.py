@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from tests.tracking.conftest import (
     CIPONDOH,
@@ -21,11 +20,6 @@ from tracking.ingest.upload import Locked, Upload
 from tracking.models import EventKind, TrackingEvent
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def t0():
-    return timezone.now().replace(microsecond=0) - timedelta(hours=1)
 
 
 def test_a_geofence_deleted_elsewhere_does_not_break_the_batch(city, t0, fresh_geofences):

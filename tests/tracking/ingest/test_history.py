@@ -8,7 +8,6 @@ import pytest
 from django.contrib.gis.geos import Point
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from tests.tracking.conftest import (
     TANGERANG,
@@ -21,11 +20,6 @@ from tracking.ingest import history
 from tracking.models import LatestPosition, Ping
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def t0():
-    return timezone.now().replace(microsecond=0) - timedelta(hours=1)
 
 
 def test_a_fresh_upload_asks_no_history_and_the_speed_filter_still_sees_the_last_fix(city, t0):

@@ -25,11 +25,6 @@ from tracking.ingest.upload import Upload
 from tracking.models import Device, LatestPosition, Ping, Supervisor, hash_token
 
 
-@pytest.fixture
-def t0():
-    return timezone.now().replace(microsecond=0) - timedelta(hours=1)
-
-
 def test_revocation_and_new_token_take_effect_behind_the_auth_cache(city, t0):
     sup = make_supervisor()
     assert native(sup, {"pings": pings(t0, 1)}).status_code == 200  # now cached in this process

@@ -6,7 +6,6 @@ from datetime import timedelta
 import numpy as np
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from tests.tracking.conftest import (
     CIPONDOH,
@@ -20,11 +19,6 @@ from tracking.ingest import copy, history
 from tracking.models import DropCount, Ping, TrackingEvent
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def t0():
-    return timezone.now().replace(microsecond=0) - timedelta(hours=1)
 
 
 def test_a_conflict_on_the_direct_copy_is_retried_through_on_conflict(city, t0, monkeypatch, caplog):
