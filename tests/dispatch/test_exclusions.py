@@ -45,7 +45,7 @@ def test_each_exclusion_reads_in_english_as_the_sentence_it_replaces(excluded, s
 def test_every_exclusion_has_an_indonesian_text():
     with translation.override("id"):
         assert ex.describe(ex.at_cap(3, 3)) == "batas tugas tercapai: 3 tugas terbuka (maks. 3)"
-        assert ex.describe(ex.other_kecamatan("")) == "di kecamatan lain (luar kota)"
+        assert ex.describe(ex.other_kecamatan("")) == "di kecamatan lain (di luar kota)"
         for excluded, sentence in ENGLISH:
             assert ex.describe(excluded) != sentence, excluded
     assert {e.reason for e, _ in ENGLISH} == set(Exclusion) - {Exclusion.NOT_ON_DUTY}
