@@ -1,7 +1,7 @@
 """Console bench: first load (bytes, time) and ping-to-marker delay, in a real headless Chromium.
 
     .venv/bin/python bench/bench_console.py                       # small: 200 reports, 30 supervisors
-    .venv/bin/python bench/bench_console.py --reports 2000 --supervisors 300   # the issue's sizes
+    .venv/bin/python bench/bench_console.py --reports 2000 --supervisors 300   # the city's size
 
 Data goes into a separate database (`bench_console`, created and dropped here). Open reports come
 through incidents' intake, supervisors through tracking's models with a device and a token; the
@@ -125,8 +125,8 @@ def make_data(n_reports: int, n_sups: int) -> tuple[list[dict], str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--reports", type=int, default=200, help="open reports (issue: 2000)")
-    parser.add_argument("--supervisors", type=int, default=30, help="moving supervisors (issue: 300)")
+    parser.add_argument("--reports", type=int, default=200, help="open reports (a flood day: 2000)")
+    parser.add_argument("--supervisors", type=int, default=30, help="moving supervisors (the city: 300)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of pings from every supervisor")
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between rounds")
     parser.add_argument("--keep-db", action="store_true", help="do not drop bench_console at the end")

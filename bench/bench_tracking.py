@@ -8,7 +8,7 @@ In one run, on the same partitioned table and indexes:
   (b)  the native batch endpoint over real HTTP, 1000 pings per request (one phone's buffer,
        moving along a path), served as deployed: by the ingestion service (Granian, WSGI;
        deploy/geoapp-ingest.service) with a shared channel layer: GEOAPP_RELAY=worker, the
-       request stores and queues one change for the worker  -> the issue wants >= 50 % of (a)
+       request stores and queues one change for the worker  -> the target: >= 50 % of (a)
   (b1) the same with GEOAPP_RELAY=inline (`make run` without Redis): the other apps' receivers
        (the console's live push, dispatch's on-site detection) run in the request
   (bD) the same uploads through Daphne (the web service: ASGI), as they went before the
@@ -26,7 +26,7 @@ alike. The servers are processes of their own on loopback, started as deployed (
 starts them the same way for `make loadtest`); each phone keeps one keep-alive connection.
 Request bodies and COPY rows are built before each timed call.
 
-Defaults run in a few minutes. The issue's sizes:
+Defaults run in a few minutes. At the city's size:
   .venv/bin/python bench/bench_tracking.py --copy-batches 500 --http-batches 200 --single 5000 \
       --supervisors 300 --days 30
 Profile 20 warm 1000-ping requests end to end instead (pyinstrument if installed, else cProfile):
