@@ -1,5 +1,6 @@
 """Partitions are created ahead and on demand, and dropped by retention (never a DELETE)."""
 
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -44,3 +45,33 @@ def test_partition_bounds_are_utc_days(city):
 def test_command(city, capsys):
     call_command("tracking_partitions", "--ahead", "2", "--retention", "400")
     assert "created" in capsys.readouterr().out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_first_uploads_of_new_days_at_the_same_instant_each_get_the_partition(city):
+    """Phones uploading at once into days that have no partition yet: each call answers, the table is made once."""
+    days = [date(2031, 3, d) for d in range(1, 6)]
+    callers = 12
+    start = threading.Barrier(callers)
+    errors: list[BaseException] = []
+    created: list[int] = []
+    partitions.forget()
+
+    def first_upload(offset: int) -> None:
+        mine = days[offset % len(days) :] + days[: offset % len(days)]  # overlapping, in other orders
+        try:
+            start.wait(timeout=30)
+            created.append(partitions.ensure_days(mine))  # what an upload's first stage calls
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first_upload, args=(i,)) for i in range(callers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert sum(created) == len(days) and len(created) == callers
+    assert {f"tracking_ping_p{d:%Y%m%d}" for d in days} <= set(partitions.existing())
