@@ -112,6 +112,8 @@ def authenticate(device_id: str | None, token: str | None, *, require_token: boo
     """
     if not device_id:
         raise MissingCredentials("no device id: send the id the device was registered with")
+    _require_text(device_id, "device_id")
+    _require_text(token, "token")
     cached = auth_cache.get(device_id)
     if cached is not None and _accepts(cached, token, require_token):
         cached.verified_hash = cached.token_hash if require_token else None
@@ -131,3 +133,13 @@ def authenticate(device_id: str | None, token: str | None, *, require_token: boo
     device.verified_hash = device.token_hash if require_token else None
     auth_cache.put(device)
     return device
+
+
+def _require_text(value: str | None, field: str) -> None:
+    """A lone UTF-16 surrogate (JSON's "\\ud800") is no text the database can compare: bad input (400)."""
+    if value is None:
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedPing(f"{field} is not valid text (it holds a lone UTF-16 surrogate)", field=field) from None

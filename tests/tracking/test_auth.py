@@ -80,3 +80,35 @@ def test_the_cache_only_ever_accepts(city, settings):
     with CaptureQueriesContext(connection) as queries:
         authenticate(device_id, sup.token)
     assert len(queries) == 1
+
+
+# A lone surrogate is legal JSON ("\ud800") but no text: each protocol answers 400 naming the field,
+# before any lookup, whether or not the device exists.
+LONE_SURROGATE_BODIES = [
+    (
+        "/api/tracking/pings/",
+        b'{"device_id": "\\ud800", "pings": [{"time": "2026-12-08T01:00:00Z", "lat": -6.2, "lon": 106.6}]}',
+        "device_id",
+    ),
+    (
+        "/tracking/osmand/",
+        b'{"device_id": "\\ud800", "location": {"timestamp": "2026-12-08T01:00:00Z",'
+        b' "coords": {"latitude": -6.2, "longitude": 106.6}}}',
+        "device_id",
+    ),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url, body, field", LONE_SURROGATE_BODIES)
+def test_a_lone_surrogate_in_a_device_id_is_bad_input(city, client, url, body, field):
+    r = client.post(url, body, content_type="application/json", HTTP_AUTHORIZATION="Bearer abc")
+    assert r.status_code == 400, r.content
+    assert field in r.json()["detail"] and "surrogate" in r.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_a_lone_surrogate_in_a_token_is_bad_input(city):
+    sup = make_supervisor()
+    with pytest.raises(MalformedPing, match="token"):
+        authenticate(sup.device.device_id, sup.token + "\ud800")
