@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from core.roles import GIS_STAFF, PLANNER, has_role
 from incidents.models import OPD, Category, Status
 from kecamatan_boundaries.models import Kecamatan
 
@@ -28,13 +29,27 @@ from .common import indonesian_default
 
 
 def _home_for(user) -> str:
+    """Where a role lands after signing in (without a `next`), or when it opens the login page."""
     if is_operator(user):
         return reverse("console:console")
     if supervisor_of(user):
         return reverse("console:field")
+    if has_role(user, PLANNER):
+        return reverse("planning-page")
     if can_watch(user):
         return reverse("console:leadership")
+    if has_role(user, GIS_STAFF):
+        return reverse("admin:kecamatan_boundaries_generation_changelist")
     return reverse("console:lapor")
+
+
+class _LoginView(auth_views.LoginView):
+    """Django's login; without `next` each role lands on its own page (not /accounts/profile/)."""
+
+    template_name = "console/login.html"
+
+    def get_default_redirect_url(self) -> str:
+        return _home_for(self.request.user)
 
 
 def _page_context(request, **extra) -> dict:
@@ -70,7 +85,7 @@ def _status_label(code: str) -> str:
 def login_view(request):
     if request.user.is_authenticated and request.method == "GET" and not request.GET.get("next"):
         return redirect(_home_for(request.user))
-    return auth_views.LoginView.as_view(template_name="console/login.html", redirect_authenticated_user=False)(request)
+    return _LoginView.as_view(redirect_authenticated_user=False)(request)
 
 
 @indonesian_default

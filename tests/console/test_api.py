@@ -11,12 +11,13 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.gis.geos import Point
+from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from incidents.models import Report
 
-from .conftest import CIPONDOH_PT, KARAWACI_PT, make_field_supervisor, make_user
+from .conftest import CIPONDOH_PT, KARAWACI_PT, PASSWORD, make_field_supervisor, make_user
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -315,3 +316,27 @@ def test_the_live_log_is_pruned_when_it_reaches_a_multiple_of_prune_every(monkey
     live._send_many([("report", "C", {})])
     assert LiveEvent.objects.filter(kind=live.PRUNED).exists()
     assert live.events_since(0) is None  # a browser that far behind reloads instead
+
+
+@pytest.mark.parametrize(
+    "roles, lands_on",
+    [
+        (("operator",), "/console/"),
+        (("planner",), "/planning/"),
+        (("leadership",), "/console/leadership/"),
+        (("gis_staff",), "/admin/kecamatan_boundaries/generation/"),
+        ((), "/lapor/"),
+    ],
+)
+def test_signing_in_without_next_lands_on_the_roles_page(world, roles, lands_on):
+    make_user("someone", *roles)
+    c = Client()
+    r = c.post("/console/login/", {"username": "someone", "password": PASSWORD})
+    assert r.status_code == 302 and r["Location"] == lands_on
+    assert c.get("/console/login/")["Location"] == lands_on  # signed in, the login page sends them on too
+
+
+def test_a_field_supervisor_signing_in_lands_on_the_field_app(world):
+    make_field_supervisor("budi-field", "Budi")
+    r = Client().post("/console/login/", {"username": "budi-field", "password": PASSWORD})
+    assert r.status_code == 302 and r["Location"] == "/field/"
