@@ -51,6 +51,10 @@ class _LoginView(auth_views.LoginView):
     def get_default_redirect_url(self) -> str:
         return _home_for(self.request.user)
 
+    def get_context_data(self, **kwargs):
+        lang = translation.get_language()
+        return super().get_context_data(lang=lang, other_lang="en" if lang == "id" else "id", **kwargs)
+
 
 def _page_context(request, **extra) -> dict:
     lang = translation.get_language()

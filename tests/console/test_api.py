@@ -340,3 +340,12 @@ def test_a_field_supervisor_signing_in_lands_on_the_field_app(world):
     make_field_supervisor("budi-field", "Budi")
     r = Client().post("/console/login/", {"username": "budi-field", "password": PASSWORD})
     assert r.status_code == 302 and r["Location"] == "/field/"
+
+
+def test_the_login_pages_language_switch_changes_the_language(world):
+    c = Client()
+    page = c.get("/console/login/").content.decode()
+    assert 'name="language" value="en"' in page and "Masuk" in page
+    switched = c.post("/i18n/setlang/", {"language": "en", "next": "/console/login/"})
+    assert switched.status_code == 302
+    assert "Sign in" in c.get("/console/login/").content.decode()
