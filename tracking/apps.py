@@ -6,11 +6,12 @@ class TrackingConfig(AppConfig):
     verbose_name = "Field tracking (SIGAP)"
 
     def ready(self) -> None:
+        from django.contrib.auth import get_user_model
         from django.db.models.signals import m2m_changed, post_delete, post_save
 
         from core import worker
 
-        from . import deliveries, presence
+        from . import deactivation, deliveries, presence
         from .areas import geofence_index
         from .auth import auth_cache
         from .models import Device, Geofence, Supervisor
@@ -28,4 +29,7 @@ class TrackingConfig(AppConfig):
         m2m_changed.connect(
             geofence_index.invalidate, sender=Supervisor.geofences.through, dispatch_uid="tracking_geofence_assigned"
         )
+        # A supervisor (or their user account) deactivated: their phones' tokens are revoked.
+        post_save.connect(deactivation.on_supervisor_saved, sender=Supervisor, dispatch_uid="tracking_sup_deactivated")
+        post_save.connect(deactivation.on_user_saved, sender=get_user_model(), dispatch_uid="tracking_user_deactivated")
         worker.register_sweep("presence", lambda: {"presence_changed": presence.sweep()})
