@@ -2,7 +2,8 @@
 
 The credentials come from HTTP headers (`basic_auth`, `bearer_token`) or from the protocol (an
 OsmAnd `?token=`); `authenticate` answers the device or the refusal (404 unknown, 401 missing or
-wrong token, 403 revoked). The pipeline checks the device again under its lock (ingest/lock.py),
+wrong token, 403 revoked); `session_device` is the field app's browser, vouched for by the
+supervisor's session instead of a token. The pipeline checks the device again under its lock (ingest/lock.py),
 so a device cached here as accepted is refused at once when it is revoked elsewhere.
 """
 
@@ -13,11 +14,14 @@ import binascii
 import threading
 import time
 
+from django.utils.translation import gettext
 from rest_framework import status
+
+from core.roles import SUPERVISOR, has_role
 
 from . import settings as ts
 from .errors import MalformedPing, TrackingError
-from .models import Device
+from .models import Device, Supervisor
 
 
 class MissingCredentials(TrackingError):
@@ -143,3 +147,19 @@ def _require_text(value: str | None, field: str) -> None:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise MalformedPing(f"{field} is not valid text (it holds a lone UTF-16 surrogate)", field=field) from None
+
+
+def session_device(user) -> Device | None:
+    """The signed-in supervisor's browser as a device (`web-<supervisor id>`, made on first use), or None
+    when the user is not an active supervisor. The browser needs no token: the session vouches for it."""
+    if not (has_role(user, SUPERVISOR) or user.is_superuser):
+        return None
+    sup = Supervisor.objects.filter(user=user, active=True).first()
+    if sup is None:
+        return None
+    device, _created = Device.objects.select_related("supervisor").get_or_create(
+        device_id=f"web-{sup.pk}", defaults={"supervisor": sup, "label": "field web app"}
+    )
+    if device.supervisor_id != sup.pk or device.revoked:
+        raise RevokedDevice(gettext("This phone's access was revoked; ask the LIVE Room."))
+    return device

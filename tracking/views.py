@@ -13,7 +13,6 @@ from django.db import DataError
 from django.db.models import Q
 from django.http import HttpResponse
 from django.utils import timezone
-from django.utils.translation import gettext
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -27,16 +26,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import DomainError
-from core.roles import SUPERVISOR, has_role
 
 from . import attendance, presence
 from . import settings as ts
 from .access import CanSeeAttendance, CanSeeSupervisors
-from .auth import RevokedDevice, authenticate, basic_auth, bearer_token
+from .auth import authenticate, basic_auth, bearer_token, session_device
 from .errors import MalformedPing
 from .ingest.pipeline import IngestResult, ingest
 from .ingest.upload import REFUSING_REASONS
-from .models import Device, Supervisor
+from .models import Supervisor
 from .parsers import FastJSONParser, NativeBatchParser
 from .protocols.native import decode_native, decode_native_json
 from .protocols.osmand import decode_osmand
@@ -96,22 +94,6 @@ class SupervisorSessionScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}
-
-
-def session_device(user) -> Device | None:
-    """The signed-in supervisor's browser as a device (`web-<supervisor id>`, made on first use), or None
-    when the user is not an active supervisor. The browser needs no token: the session vouches for it."""
-    if not (has_role(user, SUPERVISOR) or user.is_superuser):
-        return None
-    sup = Supervisor.objects.filter(user=user, active=True).first()
-    if sup is None:
-        return None
-    device, _created = Device.objects.select_related("supervisor").get_or_create(
-        device_id=f"web-{sup.pk}", defaults={"supervisor": sup, "label": "field web app"}
-    )
-    if device.supervisor_id != sup.pk or device.revoked:
-        raise RevokedDevice(gettext("This phone's access was revoked; ask the LIVE Room."))
-    return device
 
 
 class NativePings(DeviceIngestView):
